@@ -1,0 +1,237 @@
+//! Client configuration: a plain builder whose setters validate at once, so a bad
+//! value is refused where it is given, with a sentence that says why.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::request::{validate_header_name, validate_header_value};
+
+/// One rate rule: at most `max_requests` per `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window; at least 1.
+    pub max_requests: u32,
+    /// The window; at least one millisecond.
+    pub window: Duration,
+    /// Bucket capacity: how many may go at once after an idle spell. Defaults to `max_requests`.
+    pub burst: u32,
+    /// When set, no sliding window of length `window` ever holds more than
+    /// `max_requests` sends (a ring of send times enforces it).
+    pub strict: bool,
+}
+
+impl RateLimit {
+    /// `max_requests` per `window`, burst `max_requests`, not strict.
+    pub fn new(max_requests: u32, window: Duration) -> Result<Self> {
+        if max_requests == 0 {
+            return Err(Error::invalid("rate limit: max_requests must be at least 1"));
+        }
+        if window < Duration::from_millis(1) {
+            return Err(Error::invalid("rate limit: window must be at least 1 ms"));
+        }
+        Ok(RateLimit { max_requests, window, burst: max_requests, strict: false })
+    }
+}
+
+/// How failed attempts are retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Further attempts after the first; 0 disables retries.
+    pub max_retries: u32,
+    /// The backoff before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// The cap on any one backoff (a server's Retry-After may ask for longer, and is honoured).
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// When the circuit breaker opens and how long it stays open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open the breaker; 0 disables the breaker.
+    pub failure_threshold: u32,
+    /// How long the breaker stays open before it lets one probe through.
+    pub recovery_timeout: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig { failure_threshold: 5, recovery_timeout: Duration::from_secs(30) }
+    }
+}
+
+/// Everything a [`crate::Client`] is built from.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) base_url: Option<String>,
+    pub(crate) rate_limits: Vec<RateLimit>,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) breaker: BreakerConfig,
+    pub(crate) max_queue_size: usize,
+    pub(crate) workers: u32,
+    pub(crate) timeout: Duration,
+    pub(crate) default_headers: Vec<(String, String)>,
+    pub(crate) max_response_bytes: u64,
+    pub(crate) user_agent: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: None,
+            rate_limits: Vec::new(),
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            max_queue_size: 10_000,
+            workers: 4,
+            timeout: Duration::from_secs(30),
+            default_headers: Vec::new(),
+            max_response_bytes: 16 * 1024 * 1024,
+            user_agent: concat!("rlc/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl Config {
+    /// The defaults: no rate limit, 4 workers, a queue of 10,000, 3 retries from
+    /// 100 ms up to 30 s, a breaker after 5 consecutive failures with 30 s recovery,
+    /// 30 s per attempt, 16 MiB response cap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The URL that relative request paths are joined to (`http://` or `https://`).
+    pub fn base_url(&mut self, url: &str) -> Result<&mut Self> {
+        let trimmed = url.trim_end_matches('/');
+        crate::request::validate_absolute_url(trimmed)
+            .map_err(|e| Error::invalid(format!("base URL: {}", e.message())))?;
+        self.base_url = Some(trimmed.to_string());
+        Ok(self)
+    }
+
+    /// Sets the primary rate limit (replacing it, and keeping any added with
+    /// [`Config::add_rate_limit`]); burst becomes `max_requests`.
+    pub fn rate_limit(&mut self, max_requests: u32, window: Duration) -> Result<&mut Self> {
+        let limit = RateLimit::new(max_requests, window)?;
+        match self.rate_limits.first_mut() {
+            Some(first) => *first = RateLimit { strict: first.strict, ..limit },
+            None => self.rate_limits.push(limit),
+        }
+        Ok(self)
+    }
+
+    /// Stacks a further limit (e.g. 1000/h beside 10/s): a request goes when all allow it.
+    pub fn add_rate_limit(&mut self, limit: RateLimit) -> Result<&mut Self> {
+        RateLimit::new(limit.max_requests, limit.window)?;
+        if limit.burst == 0 {
+            return Err(Error::invalid("rate limit: burst must be at least 1"));
+        }
+        self.rate_limits.push(limit);
+        Ok(self)
+    }
+
+    /// Sets the burst of the primary rate limit; a limit must be set first.
+    pub fn burst(&mut self, burst: u32) -> Result<&mut Self> {
+        if burst == 0 {
+            return Err(Error::invalid("burst must be at least 1"));
+        }
+        let first = self
+            .rate_limits
+            .first_mut()
+            .ok_or_else(|| Error::invalid("burst: set a rate limit first"))?;
+        first.burst = burst;
+        Ok(self)
+    }
+
+    /// Makes the primary rate limit strict: no sliding window ever holds more than its maximum.
+    pub fn strict_window(&mut self, strict: bool) -> Result<&mut Self> {
+        let first = self
+            .rate_limits
+            .first_mut()
+            .ok_or_else(|| Error::invalid("strict window: set a rate limit first"))?;
+        first.strict = strict;
+        Ok(self)
+    }
+
+    /// Sets the retry policy; `max_retries` 0 disables retries.
+    pub fn retry(&mut self, policy: RetryPolicy) -> Result<&mut Self> {
+        if policy.max_retries > 0 && policy.base_delay.is_zero() {
+            return Err(Error::invalid("retry: base delay must be above zero"));
+        }
+        if policy.max_delay < policy.base_delay {
+            return Err(Error::invalid("retry: max delay must not be below the base delay"));
+        }
+        self.retry = policy;
+        Ok(self)
+    }
+
+    /// Sets the circuit breaker; `failure_threshold` 0 disables it.
+    pub fn circuit_breaker(&mut self, breaker: BreakerConfig) -> Result<&mut Self> {
+        if breaker.failure_threshold > 0 && breaker.recovery_timeout.is_zero() {
+            return Err(Error::invalid("circuit breaker: recovery timeout must be above zero"));
+        }
+        self.breaker = breaker;
+        Ok(self)
+    }
+
+    /// Bounds the queue; a submit past it is refused with `QueueFull`.
+    pub fn max_queue_size(&mut self, max: usize) -> Result<&mut Self> {
+        if max == 0 {
+            return Err(Error::invalid("max queue size must be at least 1"));
+        }
+        self.max_queue_size = max;
+        Ok(self)
+    }
+
+    /// The number of worker threads, which bounds the requests in flight.
+    pub fn workers(&mut self, workers: u32) -> Result<&mut Self> {
+        if workers == 0 || workers > 1024 {
+            return Err(Error::invalid("workers must be between 1 and 1024"));
+        }
+        self.workers = workers;
+        Ok(self)
+    }
+
+    /// The timeout of one attempt, from connect to the last byte of the body.
+    pub fn timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
+        if timeout.is_zero() {
+            return Err(Error::invalid("timeout must be above zero"));
+        }
+        self.timeout = timeout;
+        Ok(self)
+    }
+
+    /// A header sent with every request (a request's own header of that name wins).
+    pub fn default_header(&mut self, name: &str, value: &str) -> Result<&mut Self> {
+        validate_header_name(name)?;
+        validate_header_value(value)?;
+        self.default_headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.default_headers.push((name.to_string(), value.to_string()));
+        Ok(self)
+    }
+
+    /// The largest response body accepted; a larger one fails with `BodyTooLarge`.
+    pub fn max_response_bytes(&mut self, max: u64) -> Result<&mut Self> {
+        if max == 0 {
+            return Err(Error::invalid("max response bytes must be above zero"));
+        }
+        self.max_response_bytes = max;
+        Ok(self)
+    }
+
+    /// The `User-Agent` sent when a request sets none.
+    pub fn user_agent(&mut self, agent: &str) -> Result<&mut Self> {
+        validate_header_value(agent)?;
+        self.user_agent = agent.to_string();
+        Ok(self)
+    }
+}

@@ -1,0 +1,3 @@
+//! TODO
+/// TODO
+pub struct MetricsSnapshot;

@@ -1,0 +1,194 @@
+//! A request as the caller builds it, checked where each part is given.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// One HTTP request. Headers pass through untouched; their values never appear in
+/// an error message.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) retry_unsafe: bool,
+}
+
+const IDEMPOTENT_METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
+
+impl Request {
+    /// A request for `method` (a token such as `GET`; upper-cased) and `path_or_url`:
+    /// a path joined to the client's base URL, or an absolute `http(s)://` URL.
+    pub fn new(method: &str, path_or_url: &str) -> Result<Self> {
+        if !is_token(method) {
+            return Err(Error::invalid("method must be a non-empty HTTP token (e.g. GET)"));
+        }
+        if path_or_url.is_empty() {
+            return Err(Error::invalid("path or URL must not be empty"));
+        }
+        if path_or_url.contains("://") {
+            validate_absolute_url(path_or_url)?;
+        } else if !path_or_url.starts_with('/') {
+            return Err(Error::invalid("a path must start with '/' (or give an absolute URL)"));
+        }
+        if path_or_url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return Err(Error::invalid("path or URL must not contain spaces or control characters"));
+        }
+        Ok(Request {
+            method: method.to_ascii_uppercase(),
+            target: path_or_url.to_string(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout: None,
+            deadline: None,
+            retry_unsafe: false,
+        })
+    }
+
+    /// Adds a header; a name may repeat. Names must be HTTP tokens; values must not
+    /// hold CR, LF or NUL.
+    pub fn header(&mut self, name: &str, value: &str) -> Result<&mut Self> {
+        validate_header_name(name)?;
+        validate_header_value(value)?;
+        self.headers.push((name.to_string(), value.to_string()));
+        Ok(self)
+    }
+
+    /// Sets the body, copied.
+    pub fn body(&mut self, body: &[u8]) -> &mut Self {
+        self.body = body.to_vec();
+        self
+    }
+
+    /// Sets the body, taking the bytes.
+    pub fn body_vec(&mut self, body: Vec<u8>) -> &mut Self {
+        self.body = body;
+        self
+    }
+
+    /// Overrides the client's per-attempt timeout.
+    pub fn timeout(&mut self, timeout: Duration) -> Result<&mut Self> {
+        if timeout.is_zero() {
+            return Err(Error::invalid("timeout must be above zero"));
+        }
+        self.timeout = Some(timeout);
+        Ok(self)
+    }
+
+    /// Bounds the whole life of the request, from submit over queueing and every
+    /// retry; past it the request completes with `Timeout`.
+    pub fn deadline(&mut self, deadline: Duration) -> Result<&mut Self> {
+        if deadline.is_zero() {
+            return Err(Error::invalid("deadline must be above zero"));
+        }
+        self.deadline = Some(deadline);
+        Ok(self)
+    }
+
+    /// Allows retries of a method that is not idempotent (e.g. POST). Without this,
+    /// only GET, HEAD, PUT, DELETE, OPTIONS, TRACE and requests with an
+    /// `Idempotency-Key` header are retried.
+    pub fn retry_non_idempotent(&mut self, allow: bool) -> &mut Self {
+        self.retry_unsafe = allow;
+        self
+    }
+
+    /// The method, upper-cased.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path or URL as given.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    pub(crate) fn may_retry(&self) -> bool {
+        self.retry_unsafe
+            || IDEMPOTENT_METHODS.contains(&self.method.as_str())
+            || self.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("idempotency-key"))
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A header name must be an HTTP token.
+pub(crate) fn validate_header_name(name: &str) -> Result<()> {
+    if is_token(name) {
+        Ok(())
+    } else {
+        Err(Error::invalid("header name must be a non-empty HTTP token"))
+    }
+}
+
+/// A header value must not hold CR, LF or NUL (a header-injection guard). The value
+/// itself is never quoted back: it may be a secret.
+pub(crate) fn validate_header_value(value: &str) -> Result<()> {
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        Err(Error::invalid("header value must not contain CR, LF or NUL"))
+    } else {
+        Ok(())
+    }
+}
+
+/// An absolute `http://` or `https://` URL with a host.
+pub(crate) fn validate_absolute_url(url: &str) -> Result<()> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| Error::invalid("URL must start with http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(Error::invalid("URL must name a host"));
+    }
+    if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(Error::invalid("URL must not contain spaces or control characters"));
+    }
+    url.parse::<ureq::http::Uri>()
+        .map(|_| ())
+        .map_err(|_| Error::invalid("URL is malformed"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_bad_methods_paths_and_headers() {
+        assert!(Request::new("", "/x").is_err());
+        assert!(Request::new("GE T", "/x").is_err());
+        assert!(Request::new("GET", "").is_err());
+        assert!(Request::new("GET", "x").is_err());
+        assert!(Request::new("GET", "ftp://h/x").is_err());
+        assert!(Request::new("GET", "http:///x").is_err());
+        assert!(Request::new("GET", "/a b").is_err());
+        let mut r = Request::new("get", "/x").unwrap();
+        assert_eq!(r.method(), "GET");
+        assert!(r.header("X-Ok", "fine").is_ok());
+        assert!(r.header("Bad Name", "v").is_err());
+        assert!(r.header("X", "a\r\nInjected: 1").is_err());
+        assert!(r.header("X", "a\0").is_err());
+        let err = r.header("X", "secret\n").unwrap_err();
+        assert!(!err.message().contains("secret"));
+    }
+
+    #[test]
+    fn retries_only_idempotent_or_opted_in() {
+        assert!(Request::new("GET", "/").unwrap().may_retry());
+        assert!(Request::new("DELETE", "/").unwrap().may_retry());
+        assert!(!Request::new("POST", "/").unwrap().may_retry());
+        assert!(!Request::new("PATCH", "/").unwrap().may_retry());
+        let mut keyed = Request::new("POST", "/").unwrap();
+        keyed.header("Idempotency-Key", "k1").unwrap();
+        assert!(keyed.may_retry());
+        let mut opted = Request::new("POST", "/").unwrap();
+        opted.retry_non_idempotent(true);
+        assert!(opted.may_retry());
+    }
+}
