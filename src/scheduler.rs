@@ -1,1 +1,433 @@
-//! TODO
+//! The scheduler thread and the state it owns. It alone decides what goes next and
+//! when: it pops the best ready request, fails it fast if the breaker is open, waits
+//! for a token (and for a free worker, and for a server-requested pause to end), and
+//! hands the request to the worker pool. Workers report back through
+//! [`Shared::after_attempt`], which retries through the delay heap or completes.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::OnceLock;
+use std::thread::ThreadId;
+use std::time::SystemTime;
+
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::backoff::{parse_retry_after, retry_delay, server_pause};
+use crate::breaker::{Admission, CircuitBreaker};
+use crate::client::Callback;
+use crate::clock::{nanos, Clock, MonotonicClock, Nanos};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind};
+use crate::limiter::Limiter;
+use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
+use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
+use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
+use crate::request::Request;
+
+/// A request on its way through the client.
+pub(crate) struct Job {
+    pub id: u64,
+    pub key: ReadyKey,
+    pub request: Request,
+    pub callback: Callback,
+    pub attempts: u32,
+    pub submitted_at: Nanos,
+    pub deadline: Option<Nanos>,
+    pub probe: bool,
+}
+
+/// A live request: queued (the job is here) or in flight (a worker has it).
+struct Entry {
+    job: Option<Box<Job>>,
+    cancelled: bool,
+}
+
+/// Messages to the completion thread.
+pub(crate) enum CompletionMsg {
+    Done { callback: Callback, id: u64, result: Attempt },
+    Stop,
+}
+
+/// Messages to the workers.
+pub(crate) enum WorkerMsg {
+    Run(Box<Job>),
+    Stop,
+}
+
+/// Everything the scheduler decides with, behind one lock.
+pub(crate) struct Core {
+    ready: ReadyQueue,
+    delayed: DelayQueue,
+    deadlines: BinaryHeap<Reverse<(Nanos, u64)>>,
+    table: HashMap<u64, Entry>,
+    limiter: Limiter,
+    breaker: CircuitBreaker,
+    /// Requests waiting, ready or for a retry (the queue-size bound counts these).
+    queued: usize,
+    in_flight: usize,
+    paused_until: Nanos,
+    /// Since when the head has been held back by the limiter alone.
+    demand_since: Option<Nanos>,
+    next_id: u64,
+    closing: bool,
+}
+
+/// State shared by the client handle and its threads.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub clock: MonotonicClock,
+    pub core: Mutex<Core>,
+    pub wake: Condvar,
+    pub metrics: Metrics,
+    pub completions: Sender<CompletionMsg>,
+    pub dispatch: Sender<WorkerMsg>,
+    pub agent: ureq::Agent,
+    pub completion_thread: OnceLock<ThreadId>,
+}
+
+impl Core {
+    pub fn new(config: &Config) -> Self {
+        Core {
+            ready: ReadyQueue::default(),
+            delayed: DelayQueue::default(),
+            deadlines: BinaryHeap::new(),
+            table: HashMap::new(),
+            limiter: Limiter::new(&config.rate_limits),
+            breaker: CircuitBreaker::new(config.breaker),
+            queued: 0,
+            in_flight: 0,
+            paused_until: 0,
+            demand_since: None,
+            next_id: 1,
+            closing: false,
+        }
+    }
+
+    /// The best ready key whose request is still queued; stale keys (cancelled or
+    /// timed out) are dropped on the way.
+    fn live_head(&mut self) -> Option<ReadyKey> {
+        while let Some(key) = self.ready.peek().copied() {
+            if self.table.get(&key.id).is_some_and(|e| e.job.is_some()) {
+                return Some(key);
+            }
+            self.ready.pop();
+        }
+        None
+    }
+
+    /// Takes a queued request out of the table.
+    fn take_queued(&mut self, id: u64) -> Option<Box<Job>> {
+        let job = self.table.get_mut(&id)?.job.take()?;
+        self.table.remove(&id);
+        self.queued -= 1;
+        Some(job)
+    }
+
+    /// The earliest time something queued needs attention without being woken.
+    fn next_timer(&self) -> Option<Nanos> {
+        let deadline = self.deadlines.peek().map(|Reverse((t, _))| *t);
+        match (self.delayed.next_due(), deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Why the scheduler waits.
+enum Wait {
+    /// Until notified or the next timer.
+    Event,
+    /// Until this time at the latest.
+    Until(Nanos),
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock()
+    }
+
+    pub fn is_completion_thread(&self) -> bool {
+        self.completion_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Hands a final result to the completion thread.
+    fn finish(&self, job: Box<Job>, result: Attempt, now: Nanos) {
+        let result = match result {
+            Ok(mut response) => {
+                response.attempts = job.attempts;
+                Ok(response)
+            }
+            Err(e) => Err(e.with_attempts(job.attempts)),
+        };
+        self.metrics.completed(&result, now.saturating_sub(job.submitted_at));
+        let _ = self.completions.send(CompletionMsg::Done {
+            callback: job.callback,
+            id: job.id,
+            result,
+        });
+    }
+
+    /// Accepts a request into the queue, or refuses it at once.
+    pub fn enqueue(
+        &self,
+        request: Request,
+        priority: i32,
+        callback: Callback,
+    ) -> Result<u64, (Error, Callback)> {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        if core.closing {
+            return Err((Error::new(ErrorKind::Shutdown, "the client is shutting down"), callback));
+        }
+        if !core.breaker.accepts_submit(now) {
+            self.metrics.circuit_open_at_submit();
+            return Err((
+                Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"),
+                callback,
+            ));
+        }
+        if core.queued >= self.config.max_queue_size {
+            self.metrics.queue_full();
+            return Err((
+                Error::new(
+                    ErrorKind::QueueFull,
+                    format!("the queue holds {} requests already", core.queued),
+                ),
+                callback,
+            ));
+        }
+        let id = core.next_id;
+        core.next_id += 1;
+        let key = ReadyKey { priority, seq: id, id };
+        let deadline = request.deadline.map(|d| now.saturating_add(nanos(d)));
+        if let Some(d) = deadline {
+            core.deadlines.push(Reverse((d, id)));
+        }
+        let job = Job {
+            id,
+            key,
+            request,
+            callback,
+            attempts: 0,
+            submitted_at: now,
+            deadline,
+            probe: false,
+        };
+        let was_idle = core.ready.len() == 0;
+        core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
+        core.ready.push(key);
+        core.queued += 1;
+        self.metrics.submitted();
+        drop(core);
+        if was_idle {
+            self.wake.notify_one();
+        }
+        Ok(id)
+    }
+
+    /// Cancels a queued request at once, or marks one in flight so that it completes
+    /// as cancelled when its attempt ends.
+    pub fn cancel(&self, id: u64) -> Result<(), Error> {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        let unknown = || Error::new(ErrorKind::UnknownRequest, format!("no pending request {id}"));
+        let entry = core.table.get_mut(&id).ok_or_else(unknown)?;
+        if entry.job.is_none() {
+            if entry.cancelled {
+                return Err(unknown());
+            }
+            entry.cancelled = true;
+            return Ok(());
+        }
+        let job = core.take_queued(id).expect("queued entry has its job");
+        self.finish(job, Err(Error::new(ErrorKind::Cancelled, "cancelled while queued")), now);
+        Ok(())
+    }
+
+    /// Stops intake and completes every queued request as shut down. Requests in
+    /// flight finish on their own; the scheduler then stops the other threads.
+    pub fn begin_shutdown(&self) {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        if !core.closing {
+            core.closing = true;
+            let core = &mut *core;
+            let ids: Vec<u64> = core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
+            core.deadlines.clear();
+            for id in ids {
+                if let Some(job) = core.take_queued(id) {
+                    let err = Error::new(ErrorKind::Shutdown, "the client shut down before sending");
+                    self.finish(job, Err(err), now);
+                }
+            }
+        }
+        drop(core);
+        self.wake.notify_all();
+    }
+
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let now = self.clock.now();
+        let core = self.lock();
+        let gauges = Gauges {
+            queue_depth: core.queued as u64,
+            in_flight: core.in_flight as u64,
+            breaker_state: core.breaker.state(now),
+            breaker_transitions: core.breaker.transitions(),
+            paused_ms: core.paused_until.saturating_sub(now) / 1_000_000,
+            tokens_available: core.limiter.tokens_available(now),
+        };
+        drop(core);
+        self.metrics.snapshot(gauges)
+    }
+
+    /// The scheduler thread's loop.
+    pub fn run_scheduler(&self) {
+        let mut core = self.lock();
+        loop {
+            let wait = if core.closing {
+                if core.in_flight == 0 {
+                    break;
+                }
+                Wait::Event
+            } else {
+                self.schedule(&mut core)
+            };
+            let timer = core.next_timer();
+            let until = match wait {
+                Wait::Until(t) => Some(timer.map_or(t, |x| x.min(t))),
+                Wait::Event => timer,
+            };
+            match until {
+                Some(t) => {
+                    self.wake.wait_until(&mut core, self.clock.instant_at(t));
+                }
+                None => self.wake.wait(&mut core),
+            }
+        }
+        drop(core);
+        for _ in 0..self.config.workers {
+            let _ = self.dispatch.send(WorkerMsg::Stop);
+        }
+        let _ = self.completions.send(CompletionMsg::Stop);
+    }
+
+    /// Dispatches everything that may go now; says how long to wait for the rest.
+    fn schedule(&self, core: &mut Core) -> Wait {
+        loop {
+            let now = self.clock.now();
+            self.expire_deadlines(core, now);
+            while let Some(key) = core.delayed.pop_due(now) {
+                core.ready.push(key);
+            }
+            let Some(head) = core.live_head() else {
+                core.demand_since = None;
+                return Wait::Event;
+            };
+            match core.breaker.peek(now) {
+                Admission::Reject => {
+                    core.ready.pop();
+                    let job = core.take_queued(head.id).expect("live head");
+                    let err = Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open");
+                    self.finish(job, Err(err), now);
+                    continue;
+                }
+                Admission::Wait => {
+                    core.demand_since = None;
+                    return Wait::Event;
+                }
+                Admission::Allow { .. } => {}
+            }
+            if core.in_flight >= self.config.workers as usize {
+                core.demand_since = None;
+                return Wait::Event;
+            }
+            if core.paused_until > now {
+                core.demand_since = None;
+                return Wait::Until(core.paused_until);
+            }
+            let demand = *core.demand_since.get_or_insert(now);
+            match core.limiter.try_acquire(now, demand) {
+                Err(ready_at) => return Wait::Until(ready_at),
+                Ok(credited) => {
+                    core.demand_since = Some(credited);
+                    core.ready.pop();
+                    let probe = matches!(core.breaker.admit(now), Admission::Allow { probe: true });
+                    let entry = core.table.get_mut(&head.id).expect("live head");
+                    let mut job = entry.job.take().expect("live head");
+                    core.queued -= 1;
+                    core.in_flight += 1;
+                    if job.attempts == 0 {
+                        self.metrics.queue_wait(now.saturating_sub(job.submitted_at));
+                    }
+                    job.attempts += 1;
+                    job.probe = probe;
+                    let _ = self.dispatch.send(WorkerMsg::Run(job));
+                }
+            }
+        }
+    }
+
+    fn expire_deadlines(&self, core: &mut Core, now: Nanos) {
+        while let Some(&Reverse((deadline, id))) = core.deadlines.peek() {
+            if deadline > now {
+                break;
+            }
+            core.deadlines.pop();
+            if let Some(job) = core.take_queued(id) {
+                let err = Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
+                self.finish(job, Err(err), now);
+            }
+        }
+    }
+
+    /// Records an attempt's outcome and either schedules a retry or completes.
+    pub fn after_attempt(&self, mut job: Box<Job>, attempt: Attempt) {
+        let now = self.clock.now();
+        let wall = SystemTime::now();
+        let mut core = self.lock();
+        core.in_flight -= 1;
+        core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
+        let mut retry_after = None;
+        if let Ok(response) = &attempt {
+            let header = |name: &str| response.header(name).map(str::to_owned);
+            if let Some(pause) = server_pause(response.status, &header, wall) {
+                core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
+                self.metrics.server_pause();
+            }
+            retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
+        }
+        let cancelled = core.table.get(&job.id).is_some_and(|e| e.cancelled);
+        let policy = &self.config.retry;
+        let wants_retry = !cancelled
+            && !core.closing
+            && is_retryable(&attempt)
+            && job.request.may_retry()
+            && job.attempts <= policy.max_retries;
+        let not_before = wants_retry.then(|| {
+            let delay = retry_delay(policy, job.attempts - 1, retry_after, &mut rand::thread_rng());
+            now.saturating_add(nanos(delay))
+        });
+        match not_before {
+            Some(t) if job.deadline.map_or(true, |d| t < d) => {
+                core.delayed.push(t, job.key);
+                core.queued += 1;
+                job.probe = false;
+                let id = job.id;
+                core.table.get_mut(&id).expect("in-flight entry").job = Some(job);
+                self.metrics.retry();
+            }
+            _ => {
+                core.table.remove(&job.id);
+                let result = if cancelled {
+                    Err(Error::new(ErrorKind::Cancelled, "cancelled while in flight"))
+                } else {
+                    attempt
+                };
+                self.finish(job, result, now);
+            }
+        }
+        drop(core);
+        self.wake.notify_one();
+    }
+}
