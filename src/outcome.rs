@@ -48,10 +48,9 @@ pub(crate) fn classify_ureq_error(err: ureq::Error, before_response: bool) -> Er
             }
             _ => (ErrorKind::Io, format!("connection broke: {io}")),
         },
-        U::BodyExceedsLimit(limit) => (
-            ErrorKind::BodyTooLarge,
-            format!("response body exceeds the limit of {limit} bytes"),
-        ),
+        U::BodyExceedsLimit(limit) => {
+            (ErrorKind::BodyTooLarge, format!("response body exceeds the limit of {limit} bytes"))
+        }
         U::Tls(_) | U::Rustls(_) | U::Pem(_) | U::TlsRequired => {
             (ErrorKind::Tls, format!("TLS failed: {err}"))
         }

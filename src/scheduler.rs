@@ -253,11 +253,13 @@ impl Shared {
         if !core.closing {
             core.closing = true;
             let core = &mut *core;
-            let ids: Vec<u64> = core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
+            let ids: Vec<u64> =
+                core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
             core.deadlines.clear();
             for id in ids {
                 if let Some(job) = core.take_queued(id) {
-                    let err = Error::new(ErrorKind::Shutdown, "the client shut down before sending");
+                    let err =
+                        Error::new(ErrorKind::Shutdown, "the client shut down before sending");
                     self.finish(job, Err(err), now);
                 }
             }
@@ -375,7 +377,8 @@ impl Shared {
             }
             core.deadlines.pop();
             if let Some(job) = core.take_queued(id) {
-                let err = Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
+                let err =
+                    Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
                 self.finish(job, Err(err), now);
             }
         }
