@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# rlc's benchmark suite, side by side with raw ureq and with peers in other languages.
+#
+#   benches/run.sh full    # `make bench`: everything; writes benches/RESULTS.md (< 15 min)
+#   benches/run.sh quick   # `make bench-quick`: a ~60 s subset; writes
+#                          # $TARGET/bench/RESULTS-quick.md and leaves RESULTS.md alone
+#
+# Needs: cargo, a C compiler, nginx (installed with apt-get when missing and run as
+# root; otherwise it says how), python3. Optional: node/npm, go, and the bindings
+# (bindings/node, bindings/go) and the C ABI (include/rlc.h): a part whose pieces are
+# missing is skipped and RESULTS.md says so.
+#
+# It starts its own nginx (one worker, access_log off, `return 200 "ok"`) and its own
+# timestamping counter server, each on a free port of 127.0.0.1, and stops both by
+# PID at the end, also on failure or Ctrl-C.
+set -euo pipefail
+
+MODE=${1:-full}
+case "$MODE" in full | quick) ;; *) echo "usage: $0 [full|quick]" >&2; exit 2 ;; esac
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/benches
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release
+OUTDIR=$TARGET/bench
+mkdir -p "$OUTDIR"
+WORK=$(mktemp -d /tmp/rlc-bench.XXXXXX)
+RESULTS=$OUTDIR/results-$MODE.jsonl
+: >"$RESULTS"
+STARTED=$(date +%s)
+
+PIDS=()
+cleanup() {
+	local status=$?
+	for pid in "${PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$WORK"
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - STARTED))" >&2; }
+note() { # a line of prose for the report: note KIND TEXT
+	python3 -c 'import json,sys; print(json.dumps({"bench":"note","kind":sys.argv[1],"text":sys.argv[2]}))' "$1" "$2" >>"$RESULTS"
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "nothing listens on 127.0.0.1:$1" >&2
+	return 1
+}
+
+if [ "$MODE" = full ]; then
+	OVERHEAD_N=50000 REPS=3 PREC_SECS=10 QUEUE_N=1000000 SUBMIT_N=1000000 LIMITER_ITERS=20000000
+	PEER_N=20000 PEER_PREC_SECS=10 DISPATCH_N=5000
+else
+	OVERHEAD_N=10000 REPS=1 PREC_SECS=3 QUEUE_N=1000000 SUBMIT_N=300000 LIMITER_ITERS=3000000
+	PEER_N=5000 PEER_PREC_SECS=3 DISPATCH_N=1000
+fi
+THREADS="1 4 8 16"
+PEER_CONC=16
+RATES="200 2000"
+
+# ---------------------------------------------------------------- build
+log "build (cargo build --release -p rlc-bench, --lib)"
+(cd "$ROOT" && cargo build --release -p rlc-bench --bins && cargo build --release --lib) >&2
+HAVE_CABI=0
+if [ -f "$ROOT/include/rlc.h" ] && grep -q 'rlc_submit' "$ROOT/include/rlc.h" && [ -f "$BIN/librlc.so" ]; then
+	cc -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$OUTDIR/rlc-bench-cabi" "$BENCH/c/cabi.c" \
+		-L"$BIN" -Wl,-rpath,"$BIN" -lrlc -lpthread -lm >&2 && HAVE_CABI=1
+fi
+[ "$HAVE_CABI" = 1 ] || note missing "C ABI not measured: include/rlc.h with rlc_submit (or librlc.so) is not on this branch yet."
+
+# ---------------------------------------------------------------- machine
+python3 - "$MODE" "$*" >>"$RESULTS" <<'EOF'
+import json, os, platform, subprocess, sys, datetime
+cpu = "unknown"
+for line in open("/proc/cpuinfo"):
+    if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip(); break
+mhz = [l.split(":")[1].strip() for l in open("/proc/cpuinfo") if l.startswith("cpu MHz")]
+def ver(cmd):
+    try: return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
+    except Exception: return "n/a"
+print(json.dumps({
+    "bench": "machine", "mode": sys.argv[1],
+    "command": "make bench" if sys.argv[1] == "full" else "make bench-quick",
+    "nproc": os.cpu_count(), "cpu": cpu, "mhz": mhz[0] if mhz else "n/a",
+    "kernel": platform.release(), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+    "loadavg_start": open("/proc/loadavg").read().split()[:3],
+    "rustc": ver(["rustc", "--version"]), "nginx": subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip() if subprocess.run(["sh","-c","command -v nginx"],capture_output=True).returncode==0 else "n/a",
+    "node": ver(["node", "--version"]), "go": ver(["go", "version"]), "python": ver(["python3", "--version"]),
+    "cc": ver(["cc", "--version"]),
+}))
+EOF
+
+# ---------------------------------------------------------------- nginx
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$NGINX" ]; then
+	if [ "$(id -u)" = 0 ]; then
+		log "installing nginx-light (apt-get)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >&2 ||
+			{ apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >&2; }
+		NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+	else
+		echo "nginx is missing: run 'sudo apt-get install -y nginx-light' (or run make bench as root)" >&2
+		exit 1
+	fi
+fi
+NGINX_PORT=$(free_port)
+mkdir -p "$WORK/nginx"
+temp_paths=""
+for m in client_body proxy fastcgi uwsgi scgi; do
+	if [ "$m" = client_body ] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
+		temp_paths="$temp_paths    ${m}_temp_path $WORK/nginx/$m;"$'\n'
+	fi
+done
+cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+$temp_paths
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 "ok"; }
+    }
+}
+EOF
+"$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
+PIDS+=($!)
+wait_port "$NGINX_PORT"
+URL="http://127.0.0.1:$NGINX_PORT"
+log "nginx on $URL (pid ${PIDS[-1]})"
+
+# ---------------------------------------------------------------- counter server
+"$BIN/rlc-bench-counter" >"$WORK/counter.out" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q PORT "$WORK/counter.out" && break; sleep 0.1; done
+COUNTER_PORT=$(awk '/PORT/ {print $2}' "$WORK/counter.out")
+COUNTER="http://127.0.0.1:$COUNTER_PORT"
+log "counter server on $COUNTER (pid ${PIDS[-1]})"
+
+# ---------------------------------------------------------------- overhead
+log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
+for rep in $(seq 0 $((REPS - 1))); do
+	for t in $THREADS; do
+		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" >>"$RESULTS"
+		if [ "$HAVE_CABI" = 1 ]; then
+			"$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
+		fi
+	done
+done
+
+# ---------------------------------------------------------------- precision
+log "precision: ${PREC_SECS}s at $RATES /s"
+"$BIN/rlc-bench-precision" --secs "$PREC_SECS" --rates "${RATES// /,}" >>"$RESULTS"
+if [ "$HAVE_CABI" = 1 ]; then
+	for r in $RATES; do
+		"$OUTDIR/rlc-bench-cabi" precision "$COUNTER" "$r" "$PREC_SECS" 1 >>"$RESULTS"
+	done
+fi
+
+# ---------------------------------------------------------------- queue
+log "queue: submit rate, memory per queued request, submit-to-dispatch, limiter cost"
+"$BIN/rlc-bench-queue" --url "$URL" --submit "$SUBMIT_N" --queued "$QUEUE_N" \
+	--dispatch "$DISPATCH_N" --iters "$LIMITER_ITERS" --reps "$REPS" >>"$RESULTS"
+
+# ---------------------------------------------------------------- peers
+PEERS_ARGS=(--root "$ROOT" --out "$RESULTS" --url "$URL" --counter "$COUNTER" --requests "$PEER_N"
+	--concurrency "$PEER_CONC" --secs "$PEER_PREC_SECS" --rates "${RATES// /,}" --target "$TARGET")
+[ "$HAVE_CABI" = 1 ] && PEERS_ARGS+=(--cabi "$OUTDIR/rlc-bench-cabi")
+log "peers (Node, Go, Python) at concurrency $PEER_CONC"
+bash "$BENCH/peers/run-peers.sh" "${PEERS_ARGS[@]}" || note missing "the peer run failed part-way (see the log above)"
+
+# ---------------------------------------------------------------- report
+ELAPSED=$(($(date +%s) - STARTED))
+python3 -c 'import json,sys; print(json.dumps({"bench":"elapsed","secs":int(sys.argv[1]),"loadavg_end":open("/proc/loadavg").read().split()[:3]}))' "$ELAPSED" >>"$RESULTS"
+if [ "$MODE" = full ]; then REPORT=$BENCH/RESULTS.md; else REPORT=$OUTDIR/RESULTS-quick.md; fi
+python3 "$BENCH/report.py" "$RESULTS" >"$REPORT"
+log "done in ${ELAPSED}s: $REPORT (raw figures: $RESULTS)"
+cat "$REPORT"
