@@ -199,7 +199,7 @@ impl Shared {
         }
         let id = core.next_id;
         core.next_id += 1;
-        let key = ReadyKey { priority, seq: id, id };
+        let key = ReadyKey { priority, id };
         let deadline = request.deadline.map(|d| now.saturating_add(nanos(d)));
         if let Some(d) = deadline {
             core.deadlines.push(Reverse((d, id)));
@@ -214,7 +214,7 @@ impl Shared {
             deadline,
             probe: false,
         };
-        let was_idle = core.ready.len() == 0;
+        let was_idle = core.ready.is_empty();
         core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
         core.ready.push(key);
         core.queued += 1;

@@ -558,3 +558,20 @@ fn bad_configuration_is_refused_with_a_reason() {
         assert!(!err.message().is_empty());
     }
 }
+
+#[test]
+fn tls_is_verified_and_a_bad_ca_bundle_is_refused() {
+    let server = mock();
+    let https = server.url().replace("http://", "https://");
+    let mut cfg = config(&https);
+    no_retries(&mut cfg);
+    let client = Client::new(cfg).unwrap();
+    let err = client.send(get("/ok"), 0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    assert_eq!(client.metrics().breaker_state, BreakerState::Closed);
+
+    let mut c = Config::new();
+    assert_eq!(c.ca_bundle_pem(b"not pem").unwrap_err().kind(), ErrorKind::InvalidArgument);
+    let missing = c.ca_bundle_file("/nonexistent/ca.pem").unwrap_err();
+    assert!(missing.message().contains("/nonexistent/ca.pem"));
+}
