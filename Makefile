@@ -47,10 +47,10 @@ examples:
 	@echo "examples: not built yet"
 
 bench:
-	@echo "bench: not built yet (benchmarks issue)"
+	CARGO="$(CARGO)" bash benches/run.sh full
 
 bench-quick:
-	@echo "bench-quick: not built yet (benchmarks issue)"
+	CARGO="$(CARGO)" bash benches/run.sh quick
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

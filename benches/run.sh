@@ -59,19 +59,21 @@ wait_port() { # wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
 }
 
 if [ "$MODE" = full ]; then
-	OVERHEAD_N=50000 REPS=3 PREC_SECS=10 QUEUE_N=1000000 SUBMIT_N=1000000 LIMITER_ITERS=20000000
-	PEER_N=20000 PEER_PREC_SECS=10 DISPATCH_N=5000
+	OVERHEAD_N=50000 REPS=3 THREADS="1 4 8 16" PREC_SECS=10 PREC_CASES=burst1,burst,strict
+	QUEUE_N=1000000 SUBMIT_N=1000000 DISPATCH_N=5000 LIMITER_ITERS=5000000
+	PEER_N=10000 PEER_REPS=3 PEER_PRECISION=1
 else
-	OVERHEAD_N=10000 REPS=1 PREC_SECS=3 QUEUE_N=1000000 SUBMIT_N=300000 LIMITER_ITERS=3000000
-	PEER_N=5000 PEER_PREC_SECS=3 DISPATCH_N=1000
+	OVERHEAD_N=10000 REPS=1 THREADS="1 16" PREC_SECS=3 PREC_CASES=burst1,strict
+	QUEUE_N=1000000 SUBMIT_N=300000 DISPATCH_N=1000 LIMITER_ITERS=2000000
+	PEER_N=3000 PEER_REPS=1 PEER_PRECISION=0
 fi
-THREADS="1 4 8 16"
 PEER_CONC=16
 RATES="200 2000"
 
 # ---------------------------------------------------------------- build
-log "build (cargo build --release -p rlc-bench, --lib)"
-(cd "$ROOT" && cargo build --release -p rlc-bench --bins && cargo build --release --lib) >&2
+log "build (cargo build --release -p rlc-bench --bins; --lib)"
+CARGO=${CARGO:-cargo}
+(cd "$ROOT" && $CARGO build --release -p rlc-bench --bins && $CARGO build --release --lib) >&2
 HAVE_CABI=0
 if [ -f "$ROOT/include/rlc.h" ] && grep -q 'rlc_submit' "$ROOT/include/rlc.h" && [ -f "$BIN/librlc.so" ]; then
 	cc -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$OUTDIR/rlc-bench-cabi" "$BENCH/c/cabi.c" \
@@ -159,7 +161,8 @@ log "counter server on $COUNTER (pid ${PIDS[-1]})"
 log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
 for rep in $(seq 0 $((REPS - 1))); do
 	for t in $THREADS; do
-		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" >>"$RESULTS"
+		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" \
+			--impls raw,rlc,raw_notimeout >>"$RESULTS"
 		if [ "$HAVE_CABI" = 1 ]; then
 			"$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
 		fi
@@ -168,21 +171,26 @@ done
 
 # ---------------------------------------------------------------- precision
 log "precision: ${PREC_SECS}s at $RATES /s"
-"$BIN/rlc-bench-precision" --secs "$PREC_SECS" --rates "${RATES// /,}" >>"$RESULTS"
-if [ "$HAVE_CABI" = 1 ]; then
-	for r in $RATES; do
-		"$OUTDIR/rlc-bench-cabi" precision "$COUNTER" "$r" "$PREC_SECS" 1 >>"$RESULTS"
-	done
+"$BIN/rlc-bench-precision" --counter "$COUNTER" --secs "$PREC_SECS" --rates "${RATES// /,}" \
+	--cases "$PREC_CASES" >>"$RESULTS"
+if [ "$MODE" = full ]; then
+	# The default pool (4 workers) at the higher rate: what a busy pool does to the rate.
+	"$BIN/rlc-bench-precision" --counter "$COUNTER" --secs "$PREC_SECS" --rates 2000 --cases burst1 \
+		--workers 4 --label burst1_4workers >>"$RESULTS"
 fi
 
 # ---------------------------------------------------------------- queue
 log "queue: submit rate, memory per queued request, submit-to-dispatch, limiter cost"
-"$BIN/rlc-bench-queue" --url "$URL" --submit "$SUBMIT_N" --queued "$QUEUE_N" \
+# Memory first, in a process of its own: memory freed by earlier parts would be reused
+# and hide what the queue costs.
+"$BIN/rlc-bench-queue" --url "$URL" --only memory --queued "$QUEUE_N" >>"$RESULTS"
+"$BIN/rlc-bench-queue" --url "$URL" --only limiter,submit,dispatch --submit "$SUBMIT_N" \
 	--dispatch "$DISPATCH_N" --iters "$LIMITER_ITERS" --reps "$REPS" >>"$RESULTS"
 
 # ---------------------------------------------------------------- peers
 PEERS_ARGS=(--root "$ROOT" --out "$RESULTS" --url "$URL" --counter "$COUNTER" --requests "$PEER_N"
-	--concurrency "$PEER_CONC" --secs "$PEER_PREC_SECS" --rates "${RATES// /,}" --target "$TARGET")
+	--concurrency "$PEER_CONC" --secs "$PREC_SECS" --rates "${RATES// /,}" --target "$TARGET"
+	--reps "$PEER_REPS" --precision "$PEER_PRECISION")
 [ "$HAVE_CABI" = 1 ] && PEERS_ARGS+=(--cabi "$OUTDIR/rlc-bench-cabi")
 log "peers (Node, Go, Python) at concurrency $PEER_CONC"
 bash "$BENCH/peers/run-peers.sh" "${PEERS_ARGS[@]}" || note missing "the peer run failed part-way (see the log above)"

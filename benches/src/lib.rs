@@ -185,10 +185,18 @@ pub fn median(values: &[f64]) -> f64 {
 /// a 30 s global timeout, an idle pool of at least one connection per thread, and the
 /// same `User-Agent` length.
 pub fn raw_agent(threads: usize) -> ureq::Agent {
+    agent_with_timeout(threads, Some(Duration::from_secs(30)))
+}
+
+/// [`raw_agent`] with another global timeout. `None` shows what rlc's settings cost:
+/// ureq 3 resolves the host on every call, before it looks in its pool, and with any
+/// timeout set it resolves on a new thread (`resolve_async`), so every request
+/// spawns (and joins) an OS thread, even for `127.0.0.1`.
+pub fn agent_with_timeout(threads: usize, timeout: Option<Duration>) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .allow_non_standard_methods(true)
-        .timeout_global(Some(Duration::from_secs(30)))
+        .timeout_global(timeout)
         .max_idle_connections_per_host(threads.max(3))
         .max_idle_connections(threads.max(3) * 4)
         .user_agent(concat!("rlc/", "0.1.0"))

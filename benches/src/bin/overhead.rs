@@ -12,7 +12,11 @@
 //! which also holds the wait inside the window.
 //!
 //! Usage: rlc-bench-overhead --url http://127.0.0.1:PORT/ [--requests 50000]
-//!        [--threads 1,4,8,16] [--reps 3] [--rep-index 0] [--window 4] [--impls raw,rlc]
+//!        [--threads 1,4,8,16] [--reps 3] [--rep-index 0] [--window 4]
+//!        [--impls raw,rlc[,raw_notimeout]]
+//!
+//! `raw_notimeout` is raw ureq without the 30 s global timeout: ureq 3 then resolves
+//! the host inline instead of on a new thread per call (see `agent_with_timeout`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 use rlc::{Client, Config, Request};
-use rlc_bench::{emit, loadavg, percentile, raw_agent, Args, V};
+use rlc_bench::{agent_with_timeout, emit, loadavg, percentile, raw_agent, Args, V};
 
 struct Run {
     secs: f64,
@@ -33,8 +37,7 @@ struct Run {
     attempt: Option<(u64, u64)>,
 }
 
-fn raw(url: &str, threads: usize, requests: usize) -> Run {
-    let agent = raw_agent(threads);
+fn raw(url: &str, threads: usize, requests: usize, agent: ureq::Agent) -> Run {
     let next = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(threads + 1));
     let handles: Vec<_> = (0..threads)
@@ -167,7 +170,10 @@ fn main() {
             for which in &order {
                 let load = loadavg();
                 let run = match which.as_str() {
-                    "raw" => raw(&format!("{url}/"), t, requests),
+                    "raw" => raw(&format!("{url}/"), t, requests, raw_agent(t)),
+                    "raw_notimeout" => {
+                        raw(&format!("{url}/"), t, requests, agent_with_timeout(t, None))
+                    }
                     "rlc" => rlc_run(&url, t, requests, window),
                     other => panic!("unknown impl {other}"),
                 };

@@ -17,7 +17,9 @@
 //!   (a strict limiter keeps this ≥ 1000 ms).
 //!
 //! Usage: rlc-bench-precision [--secs 10] [--rates 200,2000] [--cases burst1,burst,strict]
-//!        [--workers 4]
+//!        [--workers 16] [--label NAME (replaces the case name in the output)]
+//!        rlc-bench-precision --analyse IMPL --counter URL --rates R --secs S [--burst 1]
+//!        [--case burst1] [--concurrency C]   (judges what another program sent)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -32,7 +34,7 @@ fn main() {
     let secs: f64 = args.num("secs", 10.0);
     let rates: Vec<u64> = args.list("rates", "200,2000");
     let cases: Vec<String> = args.list("cases", "burst1,burst,strict");
-    let workers: u32 = args.num("workers", 4);
+    let workers: u32 = args.num("workers", 16);
     // The counter server: a separate process when --counter is given (as run.sh does,
     // so every implementation is judged by the same server), else in this process.
     let remote = args.opt("counter").map(|u| u.trim_end_matches('/').to_string());
@@ -90,7 +92,8 @@ fn main() {
             client.close();
             let stamps = take();
             let errors = errors.load(Ordering::Relaxed);
-            report("rlc", case, rate, burst, secs, &stamps, errors, u64::from(workers), load);
+            let label = args.opt("label").unwrap_or_else(|| case.clone());
+            report("rlc", &label, rate, burst, secs, &stamps, errors, u64::from(workers), load);
         }
     }
 }

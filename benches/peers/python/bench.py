@@ -1,0 +1,108 @@
+"""Python peer: aiohttp (bare) and aiohttp + aiolimiter, on the default asyncio loop.
+
+    python bench.py bare      URL REQUESTS CONCURRENCY
+    python bench.py limited   URL REQUESTS CONCURRENCY   # aiolimiter set far above the load
+    python bench.py precision URL RATE SECS CONCURRENCY  # aiolimiter at RATE/s, burst 1
+
+Throughput modes print one JSON line; precision mode sends RATE x SECS + 0.3 s worth
+of requests through the limiter (the counter server at URL records arrival times,
+judged afterwards by rlc-bench-precision --analyse).
+"""
+
+import asyncio
+import json
+import os
+import sys
+import time
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+
+
+def pct(sorted_values, q):
+    if not sorted_values:
+        return 0
+    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 1))))
+    return sorted_values[rank - 1]
+
+
+async def throughput(url, n, conc, limiter):
+    connector = aiohttp.TCPConnector(limit=conc, limit_per_host=conc)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        # Warm-up: one connection per worker.
+        async def warm():
+            async with session.get(url) as r:
+                await r.read()
+
+        await asyncio.gather(*(warm() for _ in range(conc)))
+        latencies = []
+        counts = {"ok": 0, "errors": 0, "next": 0}
+
+        async def worker():
+            while counts["next"] < n:
+                counts["next"] += 1
+                t = time.perf_counter_ns()
+                try:
+                    if limiter is not None:
+                        async with limiter:
+                            async with session.get(url) as r:
+                                await r.read()
+                                good = r.status == 200
+                    else:
+                        async with session.get(url) as r:
+                            await r.read()
+                            good = r.status == 200
+                except aiohttp.ClientError:
+                    good = False
+                latencies.append(time.perf_counter_ns() - t)
+                counts["ok" if good else "errors"] += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(conc)))
+        secs = time.perf_counter() - start
+    latencies.sort()
+    return secs, counts["ok"], counts["errors"], latencies
+
+
+async def precision(url, rate, secs, conc):
+    limiter = AsyncLimiter(1, 1.0 / rate)  # one per 1/rate s: the burst-1 setting
+    total = 1 + int(rate * secs) + max(20, int(rate * 0.3))
+    connector = aiohttp.TCPConnector(limit=conc, limit_per_host=conc)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        left = {"n": total}
+
+        async def worker():
+            while left["n"] > 0:
+                left["n"] -= 1
+                async with limiter:
+                    async with session.get(url + "/p") as r:
+                        await r.read()
+
+        await asyncio.gather(*(worker() for _ in range(conc)))
+
+
+def main():
+    mode, url = sys.argv[1], sys.argv[2].rstrip("/")
+    if mode in ("bare", "limited"):
+        n, conc = int(sys.argv[3]), int(sys.argv[4])
+        limiter = AsyncLimiter(10**9, 1) if mode == "limited" else None
+        secs, ok, errors, lat = asyncio.run(throughput(url + "/", n, conc, limiter))
+        name = "python-aiohttp" if mode == "bare" else "python-aiohttp+aiolimiter"
+        rps = ok / secs
+        print(f"peer {name:>28} conc {conc}: {rps:9.0f} req/s, errors {errors}", file=sys.stderr)
+        print(json.dumps({
+            "bench": "peer_throughput", "impl": name, "runtime": "python", "concurrency": conc,
+            "requests": n, "ok": ok, "errors": errors, "secs": secs, "rps": rps,
+            "p50_us": pct(lat, 0.5) / 1e3, "p99_us": pct(lat, 0.99) / 1e3,
+            "version": f"aiohttp {aiohttp.__version__}, Python {sys.version.split()[0]}",
+            "loadavg": os.getloadavg()[0],
+        }), flush=True)
+    elif mode == "precision":
+        rate, secs, conc = int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+        asyncio.run(precision(url, rate, secs, conc))
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
