@@ -113,7 +113,11 @@ pub fn print(data: &RunData, svg: &Path, wall: Duration) -> bool {
         data.down_api.received,
         down.len()
     );
-    println!("  breaker transitions           {}", data.down_metrics.breaker_transitions);
+    println!(
+        "  breaker transitions           {:<8} (as polled every 20 ms below; it reads half-open once the {} s are up)",
+        data.down_metrics.breaker_transitions,
+        BREAKER.recovery_timeout.as_secs()
+    );
     let changes: Vec<String> = data
         .breaker_log
         .iter()

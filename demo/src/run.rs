@@ -40,7 +40,7 @@ pub const CLASSES: [Class; 3] = [
 /// every `DOWN_EVERY`), like calls to a dependency during a day's work, so the
 /// breaker gets the chance to open, probe and open again.
 pub const DOWN: Class = Class { name: "down-svc", priority: 10, count: 60 };
-const DOWN_EVERY: Duration = Duration::from_millis(200);
+const DOWN_EVERY: Duration = Duration::from_millis(210);
 
 /// Rows of the results: the three classes, then the down service.
 pub const ROWS: usize = 4;
@@ -222,11 +222,18 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
     thread::scope(|s| -> Result<(), Box<dyn Error>> {
         // The breaker's state changes, for the report and the picture.
         s.spawn(|| {
+            let mut counted = 0;
             while !stop.load(Relaxed) {
-                let state = down.metrics().breaker_state;
-                if breaker_log.last().map(|&(_, st)| st) != Some(state) {
-                    breaker_log.push((t0.elapsed(), state));
+                let m = down.metrics();
+                let now = t0.elapsed();
+                if breaker_log.last().map(|&(_, st)| st) != Some(m.breaker_state) {
+                    breaker_log.push((now, m.breaker_state));
+                } else if m.breaker_state == BreakerState::Open && m.breaker_transitions >= counted + 2 {
+                    // A probe went and failed between two polls: half-open came and went.
+                    breaker_log.push((now, BreakerState::HalfOpen));
+                    breaker_log.push((now, BreakerState::Open));
                 }
+                counted = m.breaker_transitions;
                 thread::sleep(Duration::from_millis(20));
             }
         });

@@ -48,24 +48,36 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
     }
     let per_bucket = f64::from(LIMIT) * BUCKET.as_secs_f64() / WINDOW.as_secs_f64();
     let tallest = (0..buckets).map(|b| counts.iter().map(|c| c[b]).sum::<u32>()).max().unwrap_or(0);
-    let y_max = (f64::from(tallest).max(per_bucket) * 1.25).ceil();
+    // Head room for the legend.
+    let y_max = (f64::from(tallest).max(per_bucket) * 1.5).ceil();
     let x_max = end.as_secs_f64();
     let width = BUCKET.as_secs_f64();
 
-    let root = SVGBackend::new(path, (1200, 560)).into_drawing_area();
+    let root = SVGBackend::new(path, (1200, 580)).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!("rlc demo: sends per 100 ms at the servers (limit {LIMIT} per rolling {} ms)", WINDOW.as_millis()),
-            ("sans-serif", 22),
-        )
+    let title = format!("rlc demo: sends per 100 ms at the servers (limit {LIMIT} per rolling {} ms)", WINDOW.as_millis());
+    let below = root.titled(&title, ("sans-serif", 22))?;
+    let (note, plot) = below.split_vertically(24);
+    note.draw_text(
+        &format!(
+            "Bursts: the bucket holds {LIMIT} tokens; after a burst the server answers `RateLimit: remaining=0, reset=1` \
+             and rlc pauses the client until then."
+        ),
+        &("sans-serif", 14).into_font().color(&BLACK.mix(0.7)),
+        (90, 4),
+    )?;
+    let mut chart = ChartBuilder::on(&plot)
         .margin(16)
+        .margin_top(6)
         .x_label_area_size(44)
         .y_label_area_size(56)
         .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .y_max_light_lines(1)
+        .x_label_formatter(&|x| format!("{x:.0} s"))
+        .y_label_formatter(&|y| format!("{y:.0}"))
         .x_desc("seconds since start")
         .y_desc("requests sent per 100 ms")
         .axis_desc_style(("sans-serif", 16))
@@ -107,9 +119,9 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
         [(x, n), (x + width, n)]
     });
     chart
-        .draw_series(LineSeries::new(steps, BLACK.stroke_width(1)))?
-        .label("down-svc attempts (reached the dead service)")
-        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(1)));
+        .draw_series(LineSeries::new(steps, BLACK.stroke_width(2)))?
+        .label("down-svc attempts that reached the dead service")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], BLACK.stroke_width(2)));
 
     let rate = RGBColor(214, 39, 40);
     chart
