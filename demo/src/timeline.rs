@@ -12,7 +12,11 @@ use crate::run::{RunData, CLASSES, LIMIT, WINDOW};
 const BUCKET: Duration = Duration::from_millis(100);
 
 /// Colours of bulk, normal and urgent (the order of [`CLASSES`]).
-const COLOURS: [RGBColor; 3] = [RGBColor(158, 202, 225), RGBColor(49, 130, 189), RGBColor(230, 85, 13)];
+const COLOURS: [RGBColor; 3] = [
+    RGBColor(158, 202, 225),
+    RGBColor(49, 130, 189),
+    RGBColor(230, 85, 13),
+];
 
 fn bucket(at: Duration) -> usize {
     (at.as_nanos() / BUCKET.as_nanos()) as usize
@@ -38,7 +42,10 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
     let buckets = bucket(end) + 1;
     let mut counts = vec![vec![0u32; buckets]; CLASSES.len()];
     for a in &data.api.arrivals {
-        if let Some(c) = CLASSES.iter().position(|c| Some(c.name) == a.tag.as_deref()) {
+        if let Some(c) = CLASSES
+            .iter()
+            .position(|c| Some(c.name) == a.tag.as_deref())
+        {
             counts[c][bucket(a.at).min(buckets - 1)] += 1;
         }
     }
@@ -47,7 +54,10 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
         down[bucket(a.at + data.down_offset).min(buckets - 1)] += 1;
     }
     let per_bucket = f64::from(LIMIT) * BUCKET.as_secs_f64() / WINDOW.as_secs_f64();
-    let tallest = (0..buckets).map(|b| counts.iter().map(|c| c[b]).sum::<u32>()).max().unwrap_or(0);
+    let tallest = (0..buckets)
+        .map(|b| counts.iter().map(|c| c[b]).sum::<u32>())
+        .max()
+        .unwrap_or(0);
     // Head room for the legend.
     let y_max = (f64::from(tallest).max(per_bucket) * 1.5).ceil();
     let x_max = end.as_secs_f64();
@@ -55,7 +65,10 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
 
     let root = SVGBackend::new(path, (1200, 580)).into_drawing_area();
     root.fill(&WHITE)?;
-    let title = format!("rlc demo: sends per 100 ms at the servers (limit {LIMIT} per rolling {} ms)", WINDOW.as_millis());
+    let title = format!(
+        "rlc demo: sends per 100 ms at the servers (limit {LIMIT} per rolling {} ms)",
+        WINDOW.as_millis()
+    );
     let below = root.titled(&title, ("sans-serif", 22))?;
     let (note, plot) = below.split_vertically(24);
     note.draw_text(
@@ -102,7 +115,10 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
             .map(|b| {
                 let x = b as f64 * width;
                 let (lo, hi) = (base[b], base[b] + counts[c][b]);
-                Rectangle::new([(x, f64::from(lo)), (x + width * 0.9, f64::from(hi))], colour.filled())
+                Rectangle::new(
+                    [(x, f64::from(lo)), (x + width * 0.9, f64::from(hi))],
+                    colour.filled(),
+                )
             })
             .collect();
         for b in 0..buckets {
@@ -131,7 +147,9 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
             5,
             rate.stroke_width(2),
         ))?
-        .label(format!("configured rate: {LIMIT}/s = {per_bucket} per 100 ms"))
+        .label(format!(
+            "configured rate: {LIMIT}/s = {per_bucket} per 100 ms"
+        ))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], rate.stroke_width(2)));
 
     chart
