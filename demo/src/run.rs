@@ -281,14 +281,16 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
             Ok(())
         });
         // The healthy API's work is all submitted up front.
-        for (row, class) in CLASSES.iter().enumerate() {
-            for i in 0..class.count {
-                submit(&client, &rec, row, &healthy_path(class.name, i))?;
-            }
+        let submitted = CLASSES.iter().enumerate().try_for_each(|(row, class)| {
+            (0..class.count)
+                .try_for_each(|i| submit(&client, &rec, row, &healthy_path(class.name, i)))
+        });
+        if submitted.is_ok() {
+            show_progress(&rec, &client, &down, t0);
         }
-        show_progress(&rec, &client, &down, t0);
         stop.store(true, Relaxed);
         feeder.join().expect("feeder thread")?;
+        submitted?;
         Ok(())
     })?;
     let busy_until = t0.elapsed();
@@ -364,7 +366,7 @@ fn show_progress(rec: &Recorder, client: &Client, down: &Client, t0: Instant) {
         }
         let now = t0.elapsed();
         if !tty && (now >= next_line || finished) {
-            next_line = now + Duration::from_secs(1);
+            next_line += Duration::from_secs(1);
             let counts: Vec<String> = (0..ROWS)
                 .map(|i| {
                     let row = bar_row(i);
@@ -377,11 +379,11 @@ fn show_progress(rec: &Recorder, client: &Client, down: &Client, t0: Instant) {
                 })
                 .collect();
             println!(
-                "{:5.1}s  {}  | queued {}, in flight {} | down-svc breaker {}",
+                "{:5.1}s  {}  | queued {}, server-asked pause {} ms | down-svc breaker {}",
                 now.as_secs_f64(),
                 counts.join("  "),
                 m.queue_depth,
-                m.in_flight,
+                m.paused_ms,
                 state_name(d.breaker_state)
             );
         }
