@@ -21,6 +21,7 @@ pub mod metrics;
 mod outcome;
 mod queue;
 mod request;
+mod resolver;
 mod response;
 mod scheduler;
 mod worker;
