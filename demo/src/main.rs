@@ -26,21 +26,14 @@ fn main() -> ExitCode {
     // The workspace's target/ directory, wherever cargo builds.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/demo");
     let svg = dir.join("timeline.svg");
-    if let Err(e) = std::fs::create_dir_all(&dir)
-        .map_err(Into::into)
-        .and_then(|()| timeline::draw(&svg, &data))
+    if let Err(e) =
+        std::fs::create_dir_all(&dir).map_err(Into::into).and_then(|()| timeline::draw(&svg, &data))
     {
         eprintln!("rlc-demo: could not write {}: {e}", svg.display());
     }
     let shown = std::env::current_dir()
         .ok()
-        .and_then(|cwd| {
-            svg.canonicalize()
-                .ok()?
-                .strip_prefix(cwd)
-                .ok()
-                .map(PathBuf::from)
-        })
+        .and_then(|cwd| svg.canonicalize().ok()?.strip_prefix(cwd).ok().map(PathBuf::from))
         .unwrap_or(svg);
     if report::print(&data, &shown, started.elapsed()) {
         ExitCode::SUCCESS

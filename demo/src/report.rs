@@ -83,11 +83,7 @@ pub fn print(data: &RunData, svg: &Path, wall: Duration) -> bool {
     let times: Vec<Duration> = api.arrivals.iter().map(|a| a.at).collect();
     let (rate, span) = achieved_rate(&times);
     let configured = f64::from(LIMIT) / WINDOW.as_secs_f64();
-    let got_429 = data
-        .outcomes
-        .iter()
-        .filter(|o| o.row != DOWN_ROW && o.result == Ok(429))
-        .count();
+    let got_429 = data.outcomes.iter().filter(|o| o.row != DOWN_ROW && o.result == Ok(429)).count();
     println!();
     println!(
         "Healthy API ({LIMIT} requests per rolling {} ms, counted by the server):",
@@ -97,10 +93,7 @@ pub fn print(data: &RunData, svg: &Path, wall: Duration) -> bool {
         "  429s from its rate limiter    {:<8} (must be 0; callbacks saw {got_429})",
         api.rejected_429
     );
-    println!(
-        "  busiest rolling window        {:<8} (limit {LIMIT})",
-        api.max_in_window
-    );
+    println!("  busiest rolling window        {:<8} (limit {LIMIT})", api.max_in_window);
     println!(
         "  achieved rate                 {:<8} (configured {configured:.1}/s; {} sends over the busy {:.1} s)",
         format!("{rate:.1}/s"),
@@ -144,10 +137,7 @@ pub fn print(data: &RunData, svg: &Path, wall: Duration) -> bool {
     }
 
     println!();
-    println!(
-        "Wall time                       {:.1} s",
-        wall.as_secs_f64()
-    );
+    println!("Wall time                       {:.1} s", wall.as_secs_f64());
     println!("Timeline                        {}", svg.display());
 
     let held = api.rejected_429 == 0 && got_429 == 0 && api.max_in_window <= u64::from(LIMIT);

@@ -31,31 +31,15 @@ pub struct Class {
 /// The healthy API's work, in submission order: bulk first and urgent last, so the
 /// priority queue visibly reorders it.
 pub const CLASSES: [Class; 3] = [
-    Class {
-        name: "bulk",
-        priority: 1,
-        count: 200,
-    },
-    Class {
-        name: "normal",
-        priority: 10,
-        count: 150,
-    },
-    Class {
-        name: "urgent",
-        priority: 100,
-        count: 90,
-    },
+    Class { name: "bulk", priority: 1, count: 200 },
+    Class { name: "normal", priority: 10, count: 150 },
+    Class { name: "urgent", priority: 100, count: 90 },
 ];
 
 /// The down service's share, on its own client. It arrives over time (one request
 /// every `DOWN_EVERY`), like calls to a dependency during a day's work, so the
 /// breaker gets the chance to open, probe and open again.
-pub const DOWN: Class = Class {
-    name: "down-svc",
-    priority: 10,
-    count: 60,
-};
+pub const DOWN: Class = Class { name: "down-svc", priority: 10, count: 60 };
 const DOWN_EVERY: Duration = Duration::from_millis(210);
 
 /// Rows of the results: the three classes, then the down service.
@@ -80,10 +64,8 @@ const RETRY: RetryPolicy = RetryPolicy {
     max_delay: Duration::from_secs(2),
 };
 /// See [`RETRY`].
-pub const BREAKER: BreakerConfig = BreakerConfig {
-    failure_threshold: 10,
-    recovery_timeout: Duration::from_secs(2),
-};
+pub const BREAKER: BreakerConfig =
+    BreakerConfig { failure_threshold: 10, recovery_timeout: Duration::from_secs(2) };
 
 /// How one request ended.
 pub struct Outcome {
@@ -158,24 +140,12 @@ fn submit(client: &Client, rec: &Arc<Recorder>, row: usize, path: &str) -> rlc::
             Ok(response) => (response.attempts(), Ok(response.status())),
             Err(e) => (e.attempts(), Err(e.kind())),
         };
-        r.record(Outcome {
-            row,
-            took: start.elapsed(),
-            attempts,
-            result,
-            at_submit: false,
-        });
+        r.record(Outcome { row, took: start.elapsed(), attempts, result, at_submit: false });
     });
     if let Err(e) = submitted {
         // Refused at once (the breaker is open): the callback will never come.
         let result = Err(e.kind());
-        rec.record(Outcome {
-            row,
-            took: Duration::ZERO,
-            attempts: 0,
-            result,
-            at_submit: true,
-        });
+        rec.record(Outcome { row, took: Duration::ZERO, attempts: 0, result, at_submit: true });
     }
     Ok(())
 }
@@ -220,10 +190,7 @@ fn down_config(url: &str) -> rlc::Result<Config> {
 /// Runs the whole thing; returns once every request has completed.
 pub fn run() -> Result<RunData, Box<dyn Error>> {
     let t0 = Instant::now();
-    let api = MockApi::try_start(MockOptions {
-        port: 0,
-        rate_limit: Some((LIMIT, WINDOW)),
-    })?;
+    let api = MockApi::try_start(MockOptions { port: 0, rate_limit: Some((LIMIT, WINDOW)) })?;
     let down_offset = t0.elapsed();
     let down_api = MockApi::try_start(MockOptions::default())?;
     // One client per upstream: each has its own breaker (and limiter), so the dead

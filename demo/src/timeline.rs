@@ -12,11 +12,8 @@ use crate::run::{RunData, CLASSES, LIMIT, WINDOW};
 const BUCKET: Duration = Duration::from_millis(100);
 
 /// Colours of bulk, normal and urgent (the order of [`CLASSES`]).
-const COLOURS: [RGBColor; 3] = [
-    RGBColor(158, 202, 225),
-    RGBColor(49, 130, 189),
-    RGBColor(230, 85, 13),
-];
+const COLOURS: [RGBColor; 3] =
+    [RGBColor(158, 202, 225), RGBColor(49, 130, 189), RGBColor(230, 85, 13)];
 
 fn bucket(at: Duration) -> usize {
     (at.as_nanos() / BUCKET.as_nanos()) as usize
@@ -42,10 +39,7 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
     let buckets = bucket(end) + 1;
     let mut counts = vec![vec![0u32; buckets]; CLASSES.len()];
     for a in &data.api.arrivals {
-        if let Some(c) = CLASSES
-            .iter()
-            .position(|c| Some(c.name) == a.tag.as_deref())
-        {
+        if let Some(c) = CLASSES.iter().position(|c| Some(c.name) == a.tag.as_deref()) {
             counts[c][bucket(a.at).min(buckets - 1)] += 1;
         }
     }
@@ -54,10 +48,7 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
         down[bucket(a.at + data.down_offset).min(buckets - 1)] += 1;
     }
     let per_bucket = f64::from(LIMIT) * BUCKET.as_secs_f64() / WINDOW.as_secs_f64();
-    let tallest = (0..buckets)
-        .map(|b| counts.iter().map(|c| c[b]).sum::<u32>())
-        .max()
-        .unwrap_or(0);
+    let tallest = (0..buckets).map(|b| counts.iter().map(|c| c[b]).sum::<u32>()).max().unwrap_or(0);
     // Head room for the legend.
     let y_max = (f64::from(tallest).max(per_bucket) * 1.5).ceil();
     let x_max = end.as_secs_f64();
@@ -147,9 +138,7 @@ pub fn draw(path: &Path, data: &RunData) -> Result<(), Box<dyn Error>> {
             5,
             rate.stroke_width(2),
         ))?
-        .label(format!(
-            "configured rate: {LIMIT}/s = {per_bucket} per 100 ms"
-        ))
+        .label(format!("configured rate: {LIMIT}/s = {per_bucket} per 100 ms"))
         .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], rate.stroke_width(2)));
 
     chart
