@@ -161,8 +161,7 @@ log "counter server on $COUNTER (pid ${PIDS[-1]})"
 log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
 for rep in $(seq 0 $((REPS - 1))); do
 	for t in $THREADS; do
-		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" \
-			--impls raw,rlc,raw_notimeout >>"$RESULTS"
+		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" >>"$RESULTS"
 		if [ "$HAVE_CABI" = 1 ]; then
 			"$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
 		fi

@@ -1,9 +1,9 @@
 /* rlc through its C ABI (librlc.so), for the overhead table and the peer comparison.
  *
  *   rlc-bench-cabi overhead  URL REQUESTS WORKERS REP [WINDOW_FACTOR]
- *       REQUESTS GETs of URL with WORKERS workers and no rate limit, keeping
- *       WINDOW_FACTOR x WORKERS requests outstanding (default 4), like the Rust
- *       overhead program; prints one JSON line (req/s, p50/p99 submit-to-callback,
+ *       REQUESTS GETs of URL with WORKERS workers and no rate limit, keeping between
+ *       half of and WINDOW_FACTOR x WORKERS requests outstanding (default 4), like
+ *       the Rust overhead program; prints one JSON line (req/s, p50/p99 submit-to-callback,
  *       and rlc's own attempt percentiles).
  *   rlc-bench-cabi precision URL RATE SECS BURST [WORKERS] [STRICT]
  *       Sends at RATE/s (window 1 s, burst BURST) for SECS seconds plus 0.3 s to the
@@ -53,7 +53,8 @@ static double loadavg(void) {
 struct state {
   pthread_mutex_t lock;
   pthread_cond_t cond;
-  size_t outstanding, completed, ok, errors;
+  size_t outstanding, completed, ok, errors, total;
+  size_t low; /* wake the submitter when `outstanding` falls to this */
   uint64_t *latency; /* per request, ns */
   uint64_t *submitted_at;
 };
@@ -78,7 +79,7 @@ static void on_done(void *user_data, rlc_request_id id, rlc_result result,
     st->errors++;
   st->completed++;
   st->outstanding--;
-  pthread_cond_broadcast(&st->cond);
+  if (st->outstanding <= st->low || st->completed == st->total) pthread_cond_broadcast(&st->cond);
   pthread_mutex_unlock(&st->lock);
 }
 
@@ -137,16 +138,27 @@ static int overhead(const char *url, size_t n, uint32_t workers, int rep, size_t
   st.latency = keep_lat;
   pthread_mutex_unlock(&st.lock);
 
+  /* Keep between window/2 and window requests outstanding, as the Rust program does:
+   * the callbacks wake the submitter when the count falls to window/2. */
   size_t window = factor * workers;
+  pthread_mutex_lock(&st.lock);
+  st.low = window / 2;
+  st.total = n;
+  pthread_mutex_unlock(&st.lock);
   uint64_t start = now_ns();
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+  while (i < n) {
     pthread_mutex_lock(&st.lock);
-    while (st.outstanding >= window) pthread_cond_wait(&st.cond, &st.lock);
-    st.outstanding++;
-    st.submitted_at[i] = now_ns();
+    while (st.outstanding > st.low) pthread_cond_wait(&st.cond, &st.lock);
+    size_t top_up = window - st.outstanding;
+    if (top_up > n - i) top_up = n - i;
+    st.outstanding += top_up;
     pthread_mutex_unlock(&st.lock);
-    slots[i] = (struct slot){&st, i};
-    submit_one(client, &slots[i], "/");
+    for (size_t k = 0; k < top_up; k++, i++) {
+      st.submitted_at[i] = now_ns();
+      slots[i] = (struct slot){&st, i};
+      submit_one(client, &slots[i], "/");
+    }
   }
   pthread_mutex_lock(&st.lock);
   while (st.completed < n) pthread_cond_wait(&st.cond, &st.lock);

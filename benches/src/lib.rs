@@ -8,6 +8,7 @@
 //! its progress on stderr.
 
 pub mod counter;
+mod resolver;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -182,17 +183,26 @@ pub fn median(values: &[f64]) -> f64 {
 
 /// A `ureq::Agent` with exactly the settings rlc's workers use (`src/worker.rs`
 /// `build_agent`), so the raw baseline is apples to apples: statuses are not errors,
-/// a 30 s global timeout, an idle pool of at least one connection per thread, and the
-/// same `User-Agent` length.
+/// a 30 s global timeout, an idle pool of at least one connection per thread, the same
+/// `User-Agent`, and a resolver that caches lookups for 10 s like rlc's
+/// (`src/resolver.rs`).
 pub fn raw_agent(threads: usize) -> ureq::Agent {
-    agent_with_timeout(threads, Some(Duration::from_secs(30)))
+    ureq::Agent::with_parts(
+        agent_config(threads, Some(Duration::from_secs(30))),
+        ureq::unversioned::transport::DefaultConnector::default(),
+        resolver::CachingResolver::default(),
+    )
 }
 
-/// [`raw_agent`] with another global timeout. `None` shows what rlc's settings cost:
-/// ureq 3 resolves the host on every call, before it looks in its pool, and with any
-/// timeout set it resolves on a new thread (`resolve_async`), so every request
-/// spawns (and joins) an OS thread, even for `127.0.0.1`.
-pub fn agent_with_timeout(threads: usize, timeout: Option<Duration>) -> ureq::Agent {
+/// [`raw_agent`] with ureq's own resolver. ureq 3 resolves the host on every call,
+/// before it looks in its pool, and with any timeout set it resolves on a new thread
+/// (`resolve_async`), so every request spawns an OS thread, even for `127.0.0.1`:
+/// kept to show what rlc's resolver cache saves.
+pub fn raw_agent_uncached(threads: usize) -> ureq::Agent {
+    agent_config(threads, Some(Duration::from_secs(30))).into()
+}
+
+fn agent_config(threads: usize, timeout: Option<Duration>) -> ureq::config::Config {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .allow_non_standard_methods(true)
@@ -201,7 +211,6 @@ pub fn agent_with_timeout(threads: usize, timeout: Option<Duration>) -> ureq::Ag
         .max_idle_connections(threads.max(3) * 4)
         .user_agent(concat!("rlc/", "0.1.0"))
         .build()
-        .into()
 }
 
 /// Resident set size of this process in bytes (`/proc/self/statm`, second field).

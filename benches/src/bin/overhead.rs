@@ -2,8 +2,9 @@
 //! with raw `ureq` threads sharing one Agent (configured exactly like rlc's) versus an
 //! rlc `Client` with no rate limit and as many workers as the raw run has threads.
 //!
-//! rlc is kept busy the way a real caller would: one thread submits, keeping a window
-//! of `window × workers` requests outstanding (a semaphore released by the callback),
+//! rlc is kept busy the way a real caller would: one thread submits, keeping between
+//! `window × workers / 2` and `window × workers` requests outstanding (the callbacks
+//! wake it when the count falls to the lower mark, and it tops up to the upper one),
 //! and waits for every completion. Runs alternate raw/rlc (order flipped every
 //! repetition) so drift on a shared machine hits both alike.
 //!
@@ -13,10 +14,10 @@
 //!
 //! Usage: rlc-bench-overhead --url http://127.0.0.1:PORT/ [--requests 50000]
 //!        [--threads 1,4,8,16] [--reps 3] [--rep-index 0] [--window 4]
-//!        [--impls raw,rlc[,raw_notimeout]]
+//!        [--impls raw,rlc[,raw_uncached]]
 //!
-//! `raw_notimeout` is raw ureq without the 30 s global timeout: ureq 3 then resolves
-//! the host inline instead of on a new thread per call (see `agent_with_timeout`).
+//! `raw_uncached` is raw ureq with its own resolver, which spawns a thread per call
+//! when a timeout is set (see `raw_agent_uncached`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -25,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::bounded;
 use rlc::{Client, Config, Request};
-use rlc_bench::{agent_with_timeout, emit, loadavg, percentile, raw_agent, Args, V};
+use rlc_bench::{emit, loadavg, percentile, raw_agent, raw_agent_uncached, Args, V};
 
 struct Run {
     secs: f64,
@@ -109,32 +110,52 @@ fn rlc_run(url: &str, workers: usize, requests: usize, window: usize) -> Run {
         wrx.recv().expect("warm-up completion");
     }
 
-    let outstanding = (window * workers).max(1);
-    let (slot_tx, slot_rx) = bounded::<()>(outstanding);
+    // Keep between `low` and `high` requests outstanding: the submitter sleeps until
+    // the callbacks have brought the count down to `low`, then tops it up to `high`.
+    // Waking it once per `high - low` completions keeps the harness's own cost small.
+    let high = (window * workers).max(2);
+    let low = high / 2;
+    let outstanding = Arc::new(AtomicUsize::new(0));
+    let submitter = thread::current();
     let (done_tx, done_rx) = bounded::<()>(1);
     let lat = Arc::new(Mutex::new(Vec::with_capacity(requests)));
     let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)));
     let start = Instant::now();
-    for _ in 0..requests {
-        slot_tx.send(()).expect("window");
-        let submitted = Instant::now();
-        let (slot_rx, done_tx, lat, counts) =
-            (slot_rx.clone(), done_tx.clone(), lat.clone(), counts.clone());
-        let request = Request::new("GET", path).unwrap();
-        client
-            .submit(request, 0, move |_, result| {
-                let elapsed = submitted.elapsed().as_nanos() as u64;
-                match result {
-                    Ok(r) if r.status() == 200 => counts.0.fetch_add(1, Ordering::Relaxed),
-                    _ => counts.1.fetch_add(1, Ordering::Relaxed),
-                };
-                lat.lock().unwrap().push(elapsed);
-                let _ = slot_rx.try_recv();
-                if counts.2.fetch_add(1, Ordering::Relaxed) + 1 == requests {
-                    let _ = done_tx.send(());
-                }
-            })
-            .expect("submit");
+    let mut submitted_count = 0;
+    while submitted_count < requests {
+        while outstanding.load(Ordering::Acquire) > low {
+            thread::park_timeout(Duration::from_millis(50));
+        }
+        let top_up = (high - outstanding.load(Ordering::Acquire)).min(requests - submitted_count);
+        outstanding.fetch_add(top_up, Ordering::AcqRel);
+        for _ in 0..top_up {
+            let submitted = Instant::now();
+            let (outstanding, submitter, done_tx, lat, counts) = (
+                outstanding.clone(),
+                submitter.clone(),
+                done_tx.clone(),
+                lat.clone(),
+                counts.clone(),
+            );
+            let request = Request::new("GET", path).unwrap();
+            client
+                .submit(request, 0, move |_, result| {
+                    let elapsed = submitted.elapsed().as_nanos() as u64;
+                    match result {
+                        Ok(r) if r.status() == 200 => counts.0.fetch_add(1, Ordering::Relaxed),
+                        _ => counts.1.fetch_add(1, Ordering::Relaxed),
+                    };
+                    lat.lock().unwrap().push(elapsed);
+                    if outstanding.fetch_sub(1, Ordering::AcqRel) - 1 == low {
+                        submitter.unpark();
+                    }
+                    if counts.2.fetch_add(1, Ordering::Relaxed) + 1 == requests {
+                        let _ = done_tx.send(());
+                    }
+                })
+                .expect("submit");
+        }
+        submitted_count += top_up;
     }
     done_rx.recv_timeout(Duration::from_secs(600)).expect("all completions");
     let secs = start.elapsed().as_secs_f64();
@@ -171,9 +192,7 @@ fn main() {
                 let load = loadavg();
                 let run = match which.as_str() {
                     "raw" => raw(&format!("{url}/"), t, requests, raw_agent(t)),
-                    "raw_notimeout" => {
-                        raw(&format!("{url}/"), t, requests, agent_with_timeout(t, None))
-                    }
+                    "raw_uncached" => raw(&format!("{url}/"), t, requests, raw_agent_uncached(t)),
                     "rlc" => rlc_run(&url, t, requests, window),
                     other => panic!("unknown impl {other}"),
                 };
@@ -202,6 +221,7 @@ fn main() {
                     fields.push(("attempt_p50_us", p50.into()));
                     fields.push(("attempt_p99_us", p99.into()));
                     fields.push(("window", (window * t).into()));
+                    fields.push(("window_low", (window * t / 2).into()));
                 }
                 emit(fields);
             }

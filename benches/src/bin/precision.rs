@@ -17,7 +17,7 @@
 //!   (a strict limiter keeps this ≥ 1000 ms).
 //!
 //! Usage: rlc-bench-precision [--secs 10] [--rates 200,2000] [--cases burst1,burst,strict]
-//!        [--workers 16] [--label NAME (replaces the case name in the output)]
+//!        [--workers 16] [--label NAME (replaces the case name in the output)] [--dump DIR]
 //!        rlc-bench-precision --analyse IMPL --counter URL --rates R --secs S [--burst 1]
 //!        [--case burst1] [--concurrency C]   (judges what another program sent)
 
@@ -38,7 +38,8 @@ fn main() {
     // The counter server: a separate process when --counter is given (as run.sh does,
     // so every implementation is judged by the same server), else in this process.
     let remote = args.opt("counter").map(|u| u.trim_end_matches('/').to_string());
-    let local = if remote.is_none() { Some(Counter::start(0).expect("counter server")) } else { None };
+    let local =
+        if remote.is_none() { Some(Counter::start(0).expect("counter server")) } else { None };
     let base = remote.clone().unwrap_or_else(|| local.as_ref().unwrap().url());
     let take = || match &local {
         Some(c) => c.take(),
@@ -50,7 +51,17 @@ fn main() {
         let rate = rates[0];
         let burst: u64 = args.num("burst", 1);
         let stamps = take();
-        report(&kind, &args.str("case", "burst1"), rate, burst, secs, &stamps, 0, args.num("concurrency", 0u64), loadavg());
+        report(
+            &kind,
+            &args.str("case", "burst1"),
+            rate,
+            burst,
+            secs,
+            &stamps,
+            0,
+            args.num("concurrency", 0u64),
+            loadavg(),
+        );
         return;
     }
     for &rate in &rates {
@@ -65,8 +76,8 @@ fn main() {
                 .and_then(|c| c.strict_window(case == "strict"))
                 .expect("config");
             // Enough for the burst, `secs` of refill, and 0.3 s (at least 20) to spare.
-            let total =
-                (burst + (rate as f64 * secs) as u64 + ((rate as f64 * 0.3) as u64).max(20)) as usize;
+            let total = (burst + (rate as f64 * secs) as u64 + ((rate as f64 * 0.3) as u64).max(20))
+                as usize;
             config.max_queue_size(total + 16).expect("queue size");
             let client = Client::new(config).expect("client");
             let _ = take();
@@ -92,6 +103,12 @@ fn main() {
             client.close();
             let stamps = take();
             let errors = errors.load(Ordering::Relaxed);
+            if let Some(dir) = args.opt("dump") {
+                // One arrival time (ns, relative to the first) per line, for a closer look.
+                let t0 = stamps.first().copied().unwrap_or(0);
+                let text: String = stamps.iter().map(|t| format!("{}\n", t - t0)).collect();
+                let _ = std::fs::write(format!("{dir}/arrivals-{case}-{rate}.txt"), text);
+            }
             let label = args.opt("label").unwrap_or_else(|| case.clone());
             report("rlc", &label, rate, burst, secs, &stamps, errors, u64::from(workers), load);
         }

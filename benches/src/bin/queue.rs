@@ -7,14 +7,14 @@
 //!    less the heap footprint of the request's own strings (method and path).
 //! 3. `dispatch`: time from submit to dispatch (the scheduler handing the request to a
 //!    free worker) while tokens are free, from rlc's own `queue_wait` percentiles:
-//!    a) one request at a time (`send`, the scheduler idle in between), unlimited;
-//!    b) a paced stream (one submit every 1 ms, 16 workers) with a generous rate
-//!       limit whose bucket is never empty, so the limiter is on the path.
+//!    (a) one request at a time (`send`, the scheduler idle in between), unlimited;
+//!    (b) a paced stream (one submit every 1 ms, 16 workers) with a generous rate
+//!    limit whose bucket is never empty, so the limiter is on the path.
 //! 4. `limiter`: the cost of one `Limiter::try_acquire` decision in a tight loop, with
 //!    governor's `check()` measured in the same run as the reference.
 //!
 //! Usage: rlc-bench-queue --url http://127.0.0.1:PORT [--submit 1000000]
-//!        [--queued 1000000] [--dispatch 5000] [--iters 20000000] [--reps 3]
+//!        [--queued 1000000] [--dispatch 5000] [--iters 5000000] [--reps 3]
 //!        [--only submit,memory,dispatch,limiter]
 
 use std::hint::black_box;
@@ -62,7 +62,9 @@ fn submit_rate(url: &str, n: usize, reps: usize) {
                 }
             } else {
                 for _ in 0..n {
-                    client.submit(Request::new("GET", PATH).unwrap(), 0, |_, _| {}).expect("submit");
+                    client
+                        .submit(Request::new("GET", PATH).unwrap(), 0, |_, _| {})
+                        .expect("submit");
                 }
             }
             let secs = start.elapsed().as_secs_f64();
@@ -208,11 +210,12 @@ fn limiter(iters: u64, reps: usize) {
     let strict = |n: u32| RateLimit { strict: true, ..per_sec(n) };
     let nz = |n: u32| NonZeroU32::new(n).unwrap();
     let mut cases: Vec<(&str, &str, Vec<f64>)> = Vec::new();
-    let mut record = |name: &'static str, what: &'static str, ns: f64| {
-        match cases.iter_mut().find(|c| c.0 == name) {
-            Some(c) => c.2.push(ns),
-            None => cases.push((name, what, vec![ns])),
-        }
+    let mut record = |name: &'static str, what: &'static str, ns: f64| match cases
+        .iter_mut()
+        .find(|c| c.0 == name)
+    {
+        Some(c) => c.2.push(ns),
+        None => cases.push((name, what, vec![ns])),
     };
     for _ in 0..reps {
         // Allowed every time: 1000/s, the clock moving 1 ms per call.
@@ -274,6 +277,35 @@ fn limiter(iters: u64, reps: usize) {
                 let _ = black_box(g.check());
             }),
         );
+        // The same allow path once the scaled time (ns × max_requests) no longer fits
+        // in 64 bits: u32::MAX per second, an hour in. The u128 divisions then take
+        // their slow path.
+        let mut l = Limiter::new(&[per_sec(u32::MAX)]);
+        let hour = 3_600_000_000_000u64;
+        record(
+            "rlc_allow_wide",
+            "rlc try_acquire, allowed, u32::MAX/s at t = 1 h (scaled time past 2^64), 1 µs per call",
+            time_loop(iters, |i| {
+                let now = hour + i * 1000;
+                let _ = black_box(l.try_acquire(black_box(now), now));
+            }),
+        );
+        // What reading the clock alone costs each side.
+        record(
+            "rlc_clock_only",
+            "rlc MonotonicClock::now() alone (Instant::elapsed, ns as u64)",
+            time_loop(iters, |_| {
+                black_box(mono.now());
+            }),
+        );
+        let quanta_clock = governor::clock::QuantaClock::default();
+        record(
+            "governor_clock_only",
+            "governor's QuantaClock::now() alone",
+            time_loop(iters, |_| {
+                black_box(governor::clock::Clock::now(&quanta_clock));
+            }),
+        );
         // A strict rule (ring of send times) and two stacked rules.
         let mut l = Limiter::new(&[strict(1000)]);
         record(
@@ -284,7 +316,10 @@ fn limiter(iters: u64, reps: usize) {
                 let _ = black_box(l.try_acquire(black_box(now), now));
             }),
         );
-        let mut l = Limiter::new(&[per_sec(1000), RateLimit::new(3_600_000, Duration::from_secs(3600)).unwrap()]);
+        let mut l = Limiter::new(&[
+            per_sec(1000),
+            RateLimit::new(3_600_000, Duration::from_secs(3600)).unwrap(),
+        ]);
         record(
             "rlc_allow_stacked",
             "rlc try_acquire, 1000/s + 3.6M/h stacked, allowed, 1 ms per call",
