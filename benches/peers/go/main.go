@@ -1,10 +1,11 @@
 // Go peer: net/http (bare) and net/http + golang.org/x/time/rate.
 //
-//	peer-go bare      URL REQUESTS CONCURRENCY
-//	peer-go limited   URL REQUESTS CONCURRENCY   # rate.Inf: the limiter on the path, never binding
+//	peer-go bare      URL REQUESTS CONCURRENCY [MAX_SECS]
+//	peer-go limited   URL REQUESTS CONCURRENCY [MAX_SECS]  # rate.Inf: on the path, never binding
 //	peer-go precision URL RATE SECS CONCURRENCY  # rate.NewLimiter(RATE, 1): burst 1
 //
-// Throughput modes print one JSON line. Precision mode sends RATE x SECS + 0.3 s worth
+// Throughput modes stop after REQUESTS or MAX_SECS (default 5), whichever comes
+// first, and print one JSON line. Precision mode sends RATE x SECS + 0.3 s worth
 // of requests through the limiter to the counter server at URL, which records the
 // arrival times (judged afterwards by rlc-bench-precision --analyse).
 package main
@@ -65,7 +66,7 @@ func loadavg() float64 {
 	return f
 }
 
-func throughput(name, url string, n, conc int, lim *rate.Limiter) {
+func throughput(name, url string, n, conc int, lim *rate.Limiter, maxSecs float64) {
 	c := client(conc)
 	var wg sync.WaitGroup
 	for i := 0; i < conc; i++ { // warm-up: one connection per goroutine
@@ -76,11 +77,12 @@ func throughput(name, url string, n, conc int, lim *rate.Limiter) {
 	var next, ok, errs int64
 	lats := make([][]int64, conc)
 	start := time.Now()
+	deadline := start.Add(time.Duration(maxSecs * float64(time.Second)))
 	for i := 0; i < conc; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			for atomic.AddInt64(&next, 1) <= int64(n) {
+			for atomic.AddInt64(&next, 1) <= int64(n) && time.Now().Before(deadline) {
 				t := time.Now()
 				if lim != nil {
 					_ = lim.Wait(context.Background())
@@ -105,7 +107,7 @@ func throughput(name, url string, n, conc int, lim *rate.Limiter) {
 	fmt.Fprintf(os.Stderr, "peer %28s conc %d: %9.0f req/s, errors %d\n", name, conc, rps, errs)
 	out, _ := json.Marshal(map[string]any{
 		"bench": "peer_throughput", "impl": name, "runtime": "go", "concurrency": conc,
-		"requests": n, "ok": ok, "errors": errs, "secs": secs, "rps": rps,
+		"requests": ok + errs, "ok": ok, "errors": errs, "secs": secs, "rps": rps,
 		"p50_us": float64(pct(all, 0.5)) / 1e3, "p99_us": float64(pct(all, 0.99)) / 1e3,
 		"version": runtime.Version() + ", GOMAXPROCS " + strconv.Itoa(runtime.GOMAXPROCS(0)),
 		"loadavg": loadavg(),
@@ -142,10 +144,14 @@ func main() {
 	case "bare", "limited":
 		n, _ := strconv.Atoi(os.Args[3])
 		conc, _ := strconv.Atoi(os.Args[4])
+		maxSecs := 5.0
+		if len(os.Args) > 5 {
+			maxSecs, _ = strconv.ParseFloat(os.Args[5], 64)
+		}
 		if mode == "bare" {
-			throughput("go-nethttp", url+"/", n, conc, nil)
+			throughput("go-nethttp", url+"/", n, conc, nil, maxSecs)
 		} else {
-			throughput("go-nethttp+x/time/rate", url+"/", n, conc, rate.NewLimiter(rate.Inf, 1))
+			throughput("go-nethttp+x/time/rate", url+"/", n, conc, rate.NewLimiter(rate.Inf, 1), maxSecs)
 		}
 	case "precision":
 		r, _ := strconv.Atoi(os.Args[3])

@@ -1,13 +1,14 @@
 // Node peer: fetch (bare, undici keep-alive) and fetch + Bottleneck; and, when the
 // binding is there, rlc's Node binding (bindings/node) through the same loops.
 //
-//   node bench.mjs bare      URL REQUESTS CONCURRENCY
-//   node bench.mjs limited   URL REQUESTS CONCURRENCY   # Bottleneck, maxConcurrent only
-//   node bench.mjs binding   URL REQUESTS CONCURRENCY   # rlc, workers = CONCURRENCY
+//   node bench.mjs bare      URL REQUESTS CONCURRENCY [MAX_SECS]
+//   node bench.mjs limited   URL REQUESTS CONCURRENCY [MAX_SECS]  # Bottleneck, maxConcurrent only
+//   node bench.mjs binding   URL REQUESTS CONCURRENCY [MAX_SECS]  # rlc, workers = CONCURRENCY
 //   node bench.mjs precision URL RATE SECS CONCURRENCY  # Bottleneck minTime 1000/RATE ms
 //   node bench.mjs binding-precision URL RATE SECS CONCURRENCY  # rlc RATE/s, burst 1
 //
-// Throughput modes print one JSON line. Precision modes send RATE x SECS + 0.3 s worth
+// Throughput modes stop after REQUESTS or MAX_SECS (default 5), whichever comes first,
+// and print one JSON line. Precision modes send RATE x SECS + 0.3 s worth
 // of requests to the counter server at URL, which records the arrival times (judged
 // afterwards by rlc-bench-precision --analyse).
 import { readFileSync } from 'node:fs';
@@ -45,16 +46,17 @@ async function loadBinding() {
   return mod.default ?? mod;
 }
 
-async function throughput(name, n, conc, send, version) {
+async function throughput(name, n, conc, send, version, maxSecs) {
   await Promise.all(Array.from({ length: conc }, () => send())); // warm-up
   const lat = [];
   let next = 0;
   let ok = 0;
   let errors = 0;
   const start = process.hrtime.bigint();
+  const deadline = start + BigInt(Math.round(maxSecs * 1e9));
   await Promise.all(
     Array.from({ length: conc }, async () => {
-      while (next < n) {
+      while (next < n && process.hrtime.bigint() < deadline) {
         next++;
         const t = process.hrtime.bigint();
         let good = false;
@@ -75,7 +77,7 @@ async function throughput(name, n, conc, send, version) {
   process.stderr.write(`peer ${name.padStart(28)} conc ${conc}: ${rps.toFixed(0).padStart(9)} req/s, errors ${errors}\n`);
   console.log(
     JSON.stringify({
-      bench: 'peer_throughput', impl: name, runtime: 'node', concurrency: conc, requests: n, ok, errors, secs, rps,
+      bench: 'peer_throughput', impl: name, runtime: 'node', concurrency: conc, requests: ok + errors, ok, errors, secs, rps,
       p50_us: pct(lat, 0.5) / 1e3, p99_us: pct(lat, 0.99) / 1e3, version, loadavg: loadavg(),
     }),
   );
@@ -98,16 +100,17 @@ async function main() {
   if (mode === 'bare' || mode === 'limited' || mode === 'binding') {
     const n = Number(a);
     const conc = Number(b);
+    const maxSecs = c === undefined ? 5 : Number(c);
     if (mode === 'bare') {
-      await throughput('node-fetch', n, conc, () => get(`${url}/`), version);
+      await throughput('node-fetch', n, conc, () => get(`${url}/`), version, maxSecs);
     } else if (mode === 'limited') {
       const limiter = new Bottleneck({ maxConcurrent: conc });
-      await throughput('node-fetch+bottleneck', n, conc, () => limiter.schedule(() => get(`${url}/`)), version + ', Bottleneck 2.19.5');
+      await throughput('node-fetch+bottleneck', n, conc, () => limiter.schedule(() => get(`${url}/`)), version + ', Bottleneck 2.19.5', maxSecs);
     } else {
       const rlc = await loadBinding();
       const client = new rlc.Client({ baseUrl: url, workers: conc, maxQueueSize: n + 1024 });
       const send = async () => (await client.request('GET', '/')).status === 200;
-      await throughput('node-rlc-binding', n, conc * 4, send, `Node ${process.version}, rlc binding`);
+      await throughput('node-rlc-binding', n, conc * 4, send, `Node ${process.version}, rlc binding`, maxSecs);
       await client.close();
     }
     return;

@@ -1,10 +1,11 @@
 """Python peer: aiohttp (bare) and aiohttp + aiolimiter, on the default asyncio loop.
 
-    python bench.py bare      URL REQUESTS CONCURRENCY
-    python bench.py limited   URL REQUESTS CONCURRENCY   # aiolimiter set far above the load
+    python bench.py bare      URL REQUESTS CONCURRENCY [MAX_SECS]
+    python bench.py limited   URL REQUESTS CONCURRENCY [MAX_SECS]  # aiolimiter far above the load
     python bench.py precision URL RATE SECS CONCURRENCY  # aiolimiter at RATE/s, burst 1
 
-Throughput modes print one JSON line; precision mode sends RATE x SECS + 0.3 s worth
+Throughput modes stop after REQUESTS or MAX_SECS (default 5), whichever comes first,
+and print one JSON line; precision mode sends RATE x SECS + 0.3 s worth
 of requests through the limiter (the counter server at URL records arrival times,
 judged afterwards by rlc-bench-precision --analyse).
 """
@@ -26,7 +27,7 @@ def pct(sorted_values, q):
     return sorted_values[rank - 1]
 
 
-async def throughput(url, n, conc, limiter):
+async def throughput(url, n, conc, limiter, max_secs):
     connector = aiohttp.TCPConnector(limit=conc, limit_per_host=conc)
     async with aiohttp.ClientSession(connector=connector) as session:
         # Warm-up: one connection per worker.
@@ -38,8 +39,10 @@ async def throughput(url, n, conc, limiter):
         latencies = []
         counts = {"ok": 0, "errors": 0, "next": 0}
 
+        deadline = time.perf_counter() + max_secs
+
         async def worker():
-            while counts["next"] < n:
+            while counts["next"] < n and time.perf_counter() < deadline:
                 counts["next"] += 1
                 t = time.perf_counter_ns()
                 try:
@@ -85,14 +88,15 @@ def main():
     mode, url = sys.argv[1], sys.argv[2].rstrip("/")
     if mode in ("bare", "limited"):
         n, conc = int(sys.argv[3]), int(sys.argv[4])
+        max_secs = float(sys.argv[5]) if len(sys.argv) > 5 else 5.0
         limiter = AsyncLimiter(10**9, 1) if mode == "limited" else None
-        secs, ok, errors, lat = asyncio.run(throughput(url + "/", n, conc, limiter))
+        secs, ok, errors, lat = asyncio.run(throughput(url + "/", n, conc, limiter, max_secs))
         name = "python-aiohttp" if mode == "bare" else "python-aiohttp+aiolimiter"
         rps = ok / secs
         print(f"peer {name:>28} conc {conc}: {rps:9.0f} req/s, errors {errors}", file=sys.stderr)
         print(json.dumps({
             "bench": "peer_throughput", "impl": name, "runtime": "python", "concurrency": conc,
-            "requests": n, "ok": ok, "errors": errors, "secs": secs, "rps": rps,
+            "requests": ok + errors, "ok": ok, "errors": errors, "secs": secs, "rps": rps,
             "p50_us": pct(lat, 0.5) / 1e3, "p99_us": pct(lat, 0.99) / 1e3,
             "version": f"aiohttp {aiohttp.__version__}, Python {sys.version.split()[0]}",
             "loadavg": os.getloadavg()[0],

@@ -1,7 +1,7 @@
 // rlc's Go binding (bindings/go) driven like the Go peer, for the side-by-side table.
 // Built by run-peers.sh only when bindings/go exists.
 //
-//	peer-go-binding binding   URL REQUESTS CONCURRENCY  # workers = CONCURRENCY, Do() from 4x as many goroutines
+//	peer-go-binding binding   URL REQUESTS CONCURRENCY [MAX_SECS] # workers = CONCURRENCY, Do() from 4x as many goroutines
 //	peer-go-binding precision URL RATE SECS CONCURRENCY # RATE/s, burst 1
 package main
 
@@ -46,7 +46,7 @@ func do(c *rlc.Client, path string) bool {
 	return err == nil && r.Status == 200
 }
 
-func throughput(url string, n, conc int) {
+func throughput(url string, n, conc int, maxSecs float64) {
 	c, err := rlc.NewClient(rlc.Config{BaseURL: url, Workers: conc, MaxQueueSize: n + 1024})
 	if err != nil {
 		panic(err)
@@ -62,11 +62,12 @@ func throughput(url string, n, conc int) {
 	var next, ok, errs int64
 	lats := make([][]int64, callers)
 	start := time.Now()
+	deadline := start.Add(time.Duration(maxSecs * float64(time.Second)))
 	for i := 0; i < callers; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			for atomic.AddInt64(&next, 1) <= int64(n) {
+			for atomic.AddInt64(&next, 1) <= int64(n) && time.Now().Before(deadline) {
 				t := time.Now()
 				if do(c, "/") {
 					atomic.AddInt64(&ok, 1)
@@ -88,7 +89,7 @@ func throughput(url string, n, conc int) {
 	fmt.Fprintf(os.Stderr, "peer %28s conc %d: %9.0f req/s, errors %d\n", "go-rlc-binding", conc, rps, errs)
 	out, _ := json.Marshal(map[string]any{
 		"bench": "peer_throughput", "impl": "go-rlc-binding", "runtime": "go", "concurrency": conc,
-		"requests": n, "ok": ok, "errors": errs, "secs": secs, "rps": rps,
+		"requests": ok + errs, "ok": ok, "errors": errs, "secs": secs, "rps": rps,
 		"p50_us": float64(pct(all, 0.5)) / 1e3, "p99_us": float64(pct(all, 0.99)) / 1e3,
 		"version": runtime.Version() + ", rlc " + rlc.Version(), "loadavg": loadavg(),
 	})
@@ -125,7 +126,11 @@ func main() {
 	case "binding":
 		n, _ := strconv.Atoi(os.Args[3])
 		conc, _ := strconv.Atoi(os.Args[4])
-		throughput(url, n, conc)
+		maxSecs := 5.0
+		if len(os.Args) > 5 {
+			maxSecs, _ = strconv.ParseFloat(os.Args[5], 64)
+		}
+		throughput(url, n, conc, maxSecs)
 	case "precision":
 		r, _ := strconv.Atoi(os.Args[3])
 		secs, _ := strconv.ParseFloat(os.Args[4], 64)
