@@ -57,7 +57,7 @@ static int failures = 0;
         }                                                                        \
     } while (0)
 
-static void sleep_ms(long ms) {
+static inline void sleep_ms(long ms) {
     struct timespec ts;
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (ms % 1000) * 1000000L;
@@ -65,7 +65,7 @@ static void sleep_ms(long ms) {
     }
 }
 
-static int finish(const char *name) {
+static inline int finish(const char *name) {
     if (failures) {
         fprintf(stderr, "%s: %d check(s) failed\n", name, failures);
         return 1;
@@ -95,19 +95,19 @@ typedef struct {
     completion seen[LATCH_MAX];
 } latch;
 
-static void latch_init(latch *l) {
+static inline void latch_init(latch *l) {
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     l->count = 0;
 }
 
-static void latch_destroy(latch *l) {
+static inline void latch_destroy(latch *l) {
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
 }
 
 /* Records one completion. */
-static void latch_record(latch *l, rlc_request_id id, rlc_result result,
+static inline void latch_record(latch *l, rlc_request_id id, rlc_result result,
                          const rlc_response *resp, int tag) {
     pthread_mutex_lock(&l->mu);
     if (l->count < LATCH_MAX) {
@@ -126,7 +126,7 @@ static void latch_record(latch *l, rlc_request_id id, rlc_result result,
 }
 
 /* Waits until `n` completions were recorded, or `timeout_ms` passed; returns the count. */
-static int latch_wait(latch *l, int n, long timeout_ms) {
+static inline int latch_wait(latch *l, int n, long timeout_ms) {
     struct timespec deadline;
     int count;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -147,7 +147,7 @@ static int latch_wait(latch *l, int n, long timeout_ms) {
     return count;
 }
 
-static int latch_count(latch *l) {
+static inline int latch_count(latch *l) {
     int count;
     pthread_mutex_lock(&l->mu);
     count = l->count;
@@ -161,7 +161,7 @@ typedef struct {
     int tag;
 } ticket;
 
-static void on_done(void *user_data, rlc_request_id id, rlc_result result,
+static inline void on_done(void *user_data, rlc_request_id id, rlc_result result,
                     const rlc_response *resp) {
     ticket *t = (ticket *)user_data;
     if (resp == NULL) {
@@ -173,7 +173,7 @@ static void on_done(void *user_data, rlc_request_id id, rlc_result result,
 }
 
 /* A request for `method` and `path`, which must be valid. */
-static rlc_request *request(const char *method, const char *path) {
+static inline rlc_request *request(const char *method, const char *path) {
     rlc_request *req = rlc_request_new(method, path);
     if (req == NULL) {
         char e[256];
@@ -185,7 +185,7 @@ static rlc_request *request(const char *method, const char *path) {
 }
 
 /* A client for `base_url` after `tune` adjusts the default config (may be NULL). */
-static rlc_client *client_with(const char *base_url, void (*tune)(rlc_config *)) {
+static inline rlc_client *client_with(const char *base_url, void (*tune)(rlc_config *)) {
     rlc_config *cfg = rlc_config_new();
     rlc_client *client = NULL;
     if (cfg == NULL) {
