@@ -90,3 +90,50 @@ macro_rules! ffi_panic_boundary {
 }
 
 pub(crate) use ffi_panic_boundary;
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{c_char, CStr};
+
+    use crate::ffi::error::{rlc_last_error, rlc_result};
+
+    fn boom() -> bool {
+        panic!("boom at the boundary")
+    }
+
+    fn returns_code() -> rlc_result {
+        ffi_panic_boundary! {
+            if boom() {
+                return rlc_result::RLC_E_IO;
+            }
+            rlc_result::RLC_OK
+        }
+    }
+
+    fn returns_pointer() -> *const c_char {
+        ffi_panic_boundary! {
+            if boom() {
+                return b"unreachable\0".as_ptr().cast();
+            }
+            std::ptr::null()
+        }
+    }
+
+    fn returns_count() -> usize {
+        ffi_panic_boundary! { usize::from(boom()) + 1 }
+    }
+
+    fn last_error() -> String {
+        let mut buf = [0 as c_char; 256];
+        rlc_last_error(buf.as_mut_ptr(), buf.len());
+        unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_the_return_types_default_and_sets_the_last_error() {
+        assert_eq!(returns_code(), rlc_result::RLC_E_PANIC);
+        assert!(last_error().contains("boom at the boundary"), "{}", last_error());
+        assert!(returns_pointer().is_null());
+        assert_eq!(returns_count(), 0);
+    }
+}
