@@ -154,3 +154,19 @@ fn c_scheduling() {
 fn c_resilience() {
     run_c("resilience");
 }
+
+/// A new `tests/c/*.c` program needs its own `#[test]` above; this catches one that
+/// would otherwise never run.
+#[test]
+fn every_c_program_has_a_test() {
+    const RUN: [&str; 4] = ["bad_input", "basic", "resilience", "scheduling"];
+    let mut found: Vec<String> = std::fs::read_dir(root().join("tests").join("c"))
+        .unwrap()
+        .filter_map(|e| {
+            let path = e.unwrap().path();
+            (path.extension()? == "c").then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, RUN, "add a #[test] for each program in tests/c (and list it here)");
+}
