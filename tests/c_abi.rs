@@ -69,7 +69,9 @@ fn use_valgrind() -> bool {
         } else if have("valgrind") {
             true
         } else {
-            eprintln!("c_abi: valgrind not found: running the C tests WITHOUT valgrind (no leak check)");
+            eprintln!(
+                "c_abi: valgrind not found: running the C tests WITHOUT valgrind (no leak check)"
+            );
             false
         }
     })
@@ -83,7 +85,16 @@ fn compile(name: &str) -> PathBuf {
     let exe = out_dir.join(name);
     let source = root().join("tests").join("c").join(format!("{name}.c"));
     let output = Command::new("gcc")
-        .args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O0"])
+        .args([
+            "-std=c11",
+            "-D_POSIX_C_SOURCE=200809L",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-pedantic",
+            "-g",
+            "-O0",
+        ])
         .arg("-I")
         .arg(root().join("include"))
         .arg(&source)
@@ -164,7 +175,8 @@ fn every_c_program_has_a_test() {
         .unwrap()
         .filter_map(|e| {
             let path = e.unwrap().path();
-            (path.extension()? == "c").then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
+            (path.extension()? == "c")
+                .then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
         })
         .collect();
     found.sort();

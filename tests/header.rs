@@ -36,7 +36,8 @@ fn version_block() -> String {
 }
 
 fn generate() -> String {
-    let mut config = cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("read cbindgen.toml");
+    let mut config =
+        cbindgen::Config::from_file(root().join("cbindgen.toml")).expect("read cbindgen.toml");
     config.after_includes = Some(version_block());
     let bindings = cbindgen::Builder::new()
         .with_config(config)
@@ -52,7 +53,7 @@ fn generate() -> String {
 fn header_is_fresh() {
     let generated = generate();
     let path = header_path();
-    if std::env::var_os("RLC_UPDATE_HEADER").is_some() {
+    if std::env::var("RLC_UPDATE_HEADER").is_ok_and(|v| !v.is_empty() && v != "0") {
         std::fs::write(&path, &generated).expect("write include/rlc.h");
         eprintln!("wrote {}", path.display());
         return;
@@ -93,7 +94,8 @@ fn version_macros_match_cargo_toml() {
     assert_eq!(format!("{major}.{minor}.{patch}"), version);
     let num = header_define(&header, "RLC_VERSION_NUM");
     let num = u32::from_str_radix(num.trim_start_matches("0x"), 16).unwrap();
-    let (ma, mi, pa): (u32, u32, u32) = (major.parse().unwrap(), minor.parse().unwrap(), patch.parse().unwrap());
+    let (ma, mi, pa): (u32, u32, u32) =
+        (major.parse().unwrap(), minor.parse().unwrap(), patch.parse().unwrap());
     assert_eq!(num, (ma << 16) | (mi << 8) | pa);
     assert_eq!(header_define(&header, "RLC_VERSION_STRING"), format!("\"{version}\""));
     // The library says the same.

@@ -205,7 +205,10 @@ pub extern "C" fn rlc_config_set_default_header(
 /// Sets the largest response body accepted; a larger one completes with
 /// RLC_E_BODY_TOO_LARGE. RLC_E_INVALID_ARGUMENT when `max_bytes` is 0.
 #[no_mangle]
-pub extern "C" fn rlc_config_set_max_response_bytes(cfg: *mut rlc_config, max_bytes: u64) -> rlc_result {
+pub extern "C" fn rlc_config_set_max_response_bytes(
+    cfg: *mut rlc_config,
+    max_bytes: u64,
+) -> rlc_result {
     ffi_panic_boundary! {
         let cfg = try_mut_from_ptr!(cfg);
         result_of(cfg.max_response_bytes(max_bytes))
@@ -215,7 +218,10 @@ pub extern "C" fn rlc_config_set_max_response_bytes(cfg: *mut rlc_config, max_by
 /// Sets the `User-Agent` sent when a request sets none (default "rlc/<version>").
 /// `user_agent` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, CR, LF or NUL.
 #[no_mangle]
-pub extern "C" fn rlc_config_set_user_agent(cfg: *mut rlc_config, user_agent: *const c_char) -> rlc_result {
+pub extern "C" fn rlc_config_set_user_agent(
+    cfg: *mut rlc_config,
+    user_agent: *const c_char,
+) -> rlc_result {
     ffi_panic_boundary! {
         let cfg = try_mut_from_ptr!(cfg);
         let user_agent = try_str_from_ptr!(user_agent);

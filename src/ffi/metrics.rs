@@ -133,7 +133,10 @@ impl From<&MetricsSnapshot> for rlc_metrics {
 /// Writes a snapshot of `client`'s metrics to `*out`, a struct the caller owns.
 /// RLC_E_INVALID_ARGUMENT, writing nothing, when a pointer is NULL.
 #[no_mangle]
-pub extern "C" fn rlc_client_metrics(client: *const rlc_client, out: *mut rlc_metrics) -> rlc_result {
+pub extern "C" fn rlc_client_metrics(
+    client: *const rlc_client,
+    out: *mut rlc_metrics,
+) -> rlc_result {
     ffi_panic_boundary! {
         let client = try_ref_from_ptr!(client);
         check_out_ptr!(out);

@@ -20,14 +20,28 @@
 
 use std::ffi::c_char;
 
-// The order here is the order of the header.
-mod panic;
 mod cast;
+mod panic;
+
+// The order of the modules below is the order of the header (blank lines keep rustfmt
+// from sorting them).
+
+// rlc_result, rlc_result_str, rlc_last_error.
 pub mod error;
+
+// rlc_config and its setters.
 pub mod config;
+
+// rlc_client: new, free, submit, cancel, send.
 pub mod client;
+
+// rlc_request and its setters.
 pub mod request;
+
+// rlc_response and its getters.
 pub mod response;
+
+// rlc_metrics, rlc_breaker_state, rlc_client_metrics, Prometheus text.
 pub mod metrics;
 
 use panic::ffi_panic_boundary;

@@ -29,7 +29,10 @@ impl Castable for rlc_request {
 /// bad method, or a path or URL that is malformed or holds spaces or control
 /// characters.
 #[no_mangle]
-pub extern "C" fn rlc_request_new(method: *const c_char, path_or_url: *const c_char) -> *mut rlc_request {
+pub extern "C" fn rlc_request_new(
+    method: *const c_char,
+    path_or_url: *const c_char,
+) -> *mut rlc_request {
     ffi_panic_boundary! {
         let method = try_str_from_ptr!(method);
         let path_or_url = try_str_from_ptr!(path_or_url);
@@ -66,7 +69,11 @@ pub extern "C" fn rlc_request_set_header(
 /// empty body). RLC_E_INVALID_ARGUMENT when `req` is NULL, or `data` is NULL with a
 /// non-zero `len`.
 #[no_mangle]
-pub extern "C" fn rlc_request_set_body(req: *mut rlc_request, data: *const u8, len: usize) -> rlc_result {
+pub extern "C" fn rlc_request_set_body(
+    req: *mut rlc_request,
+    data: *const u8,
+    len: usize,
+) -> rlc_result {
     ffi_panic_boundary! {
         let req = try_mut_from_ptr!(req);
         let body: &[u8] = if len == 0 {
@@ -108,7 +115,10 @@ pub extern "C" fn rlc_request_set_deadline(req: *mut rlc_request, deadline_ms: u
 /// with an `Idempotency-Key` header are retried. RLC_E_INVALID_ARGUMENT when `req`
 /// is NULL.
 #[no_mangle]
-pub extern "C" fn rlc_request_set_retry_non_idempotent(req: *mut rlc_request, allow: bool) -> rlc_result {
+pub extern "C" fn rlc_request_set_retry_non_idempotent(
+    req: *mut rlc_request,
+    allow: bool,
+) -> rlc_result {
     ffi_panic_boundary! {
         let req = try_mut_from_ptr!(req);
         req.retry_non_idempotent(allow);

@@ -3,7 +3,9 @@
 
 use std::ffi::{c_char, CString};
 
-use super::cast::{check_out_ptr, try_ref_from_ptr, try_str_from_ptr, try_take_box, Castable, OwnershipBox};
+use super::cast::{
+    check_out_ptr, try_ref_from_ptr, try_str_from_ptr, try_take_box, Castable, OwnershipBox,
+};
 use super::error::{invalid_argument, rlc_result, set_last_error};
 use super::panic::ffi_panic_boundary;
 use crate::error::Error;
@@ -40,7 +42,10 @@ fn c_string(text: &str) -> CString {
 
 impl Completion {
     /// The completion of a request that ended with `result`, and its code.
-    pub(crate) fn new(result: crate::Result<Response>, caller_owned: bool) -> (rlc_result, Completion) {
+    pub(crate) fn new(
+        result: crate::Result<Response>,
+        caller_owned: bool,
+    ) -> (rlc_result, Completion) {
         match result {
             Ok(response) => (rlc_result::RLC_OK, Completion::from_response(response, caller_owned)),
             Err(error) => (error.kind().into(), Completion::from_error(&error, caller_owned)),
@@ -104,7 +109,10 @@ pub extern "C" fn rlc_response_body(resp: *const rlc_response, len: *mut usize) 
 /// it is. NULL when there is no such header, or `resp` or `name` is NULL or `name`
 /// is not UTF-8.
 #[no_mangle]
-pub extern "C" fn rlc_response_header(resp: *const rlc_response, name: *const c_char) -> *const c_char {
+pub extern "C" fn rlc_response_header(
+    resp: *const rlc_response,
+    name: *const c_char,
+) -> *const c_char {
     ffi_panic_boundary! {
         let resp = try_ref_from_ptr!(resp);
         let name = try_str_from_ptr!(name);
