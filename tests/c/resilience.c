@@ -4,7 +4,19 @@
  * mock API's base URL. */
 #include "check.h"
 
+#include <unistd.h>
+
 static const char *base_url;
+
+/* A /flaky path whose key is new to the server, so a reused server works too. */
+static const char *flaky(const char *method_tag, int failures_first) {
+    static char paths[8][96];
+    static int next = 0;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "/flaky/c-%s-%ld-%ld/%d", method_tag, (long)getpid(),
+             (long)time(NULL), failures_first);
+    return p;
+}
 
 static void never_called(void *user_data, rlc_request_id id, rlc_result result,
                          const rlc_response *resp) {
@@ -26,7 +38,7 @@ static void retries(void) {
     rlc_request_id id;
     rlc_request *post;
 
-    CHECK_RC(rlc_send(client, request("GET", "/flaky/c-retry-1/2"), 0, &resp), RLC_OK);
+    CHECK_RC(rlc_send(client, request("GET", flaky("r1", 2)), 0, &resp), RLC_OK);
     if (resp) {
         CHECK(rlc_response_status(resp) == 200);
         CHECK(rlc_response_attempts(resp) == 3);
@@ -37,20 +49,20 @@ static void retries(void) {
     latch_init(&l);
     t.latch = &l;
     t.tag = 0;
-    CHECK_RC(rlc_submit(client, request("GET", "/flaky/c-retry-2/1"), 0, on_done, &t, &id), RLC_OK);
+    CHECK_RC(rlc_submit(client, request("GET", flaky("r2", 1)), 0, on_done, &t, &id), RLC_OK);
     CHECK(latch_wait(&l, 1, 30000) == 1);
     CHECK(l.seen[0].result == RLC_OK && l.seen[0].status == 200 && l.seen[0].attempts == 2);
     latch_destroy(&l);
 
     /* POST is not retried unless the request opts in. */
     resp = NULL;
-    CHECK_RC(rlc_send(client, request("POST", "/flaky/c-retry-3/1"), 0, &resp), RLC_OK);
+    CHECK_RC(rlc_send(client, request("POST", flaky("r3", 1)), 0, &resp), RLC_OK);
     if (resp) {
         CHECK(rlc_response_status(resp) == 503);
         CHECK(rlc_response_attempts(resp) == 1);
         rlc_response_free(resp);
     }
-    post = request("POST", "/flaky/c-retry-4/1");
+    post = request("POST", flaky("r4", 1));
     CHECK_RC(rlc_request_set_retry_non_idempotent(post, true), RLC_OK);
     resp = NULL;
     CHECK_RC(rlc_send(client, post, 0, &resp), RLC_OK);
@@ -62,7 +74,7 @@ static void retries(void) {
 
     /* Retries give up after max_retries: 4 attempts, the last answer (503) stands. */
     resp = NULL;
-    CHECK_RC(rlc_send(client, request("GET", "/flaky/c-retry-5/10"), 0, &resp), RLC_OK);
+    CHECK_RC(rlc_send(client, request("GET", flaky("r5", 10)), 0, &resp), RLC_OK);
     if (resp) {
         CHECK(rlc_response_status(resp) == 503);
         CHECK(rlc_response_attempts(resp) == 4);
