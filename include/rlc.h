@@ -117,14 +117,15 @@ typedef struct rlc_client rlc_client;
 /*
  A client configuration builder, owned by the caller: make it with
  `rlc_config_new`, free it with `rlc_config_free`. `rlc_client_new` copies it, so it
- may be freed (or reused) as soon as that returns.
+ may be freed (or reused) as soon as that returns. Not thread-safe: use it from one
+ thread at a time.
  */
 typedef struct rlc_config rlc_config;
 
 /*
  One HTTP request, owned by the caller until it is handed to `rlc_submit` or
  `rlc_send` (which take ownership of it in every case), or freed with
- `rlc_request_free`.
+ `rlc_request_free`. Not thread-safe: build it on one thread at a time.
  */
 typedef struct rlc_request rlc_request;
 

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use mock_api::raw::{RawBehaviour, RawServer};
 use mock_api::{MockApi, MockOptions};
 
 fn root() -> PathBuf {
@@ -117,6 +118,11 @@ fn compile(name: &str) -> PathBuf {
 
 /// Compiles and runs `tests/c/<name>.c` against a fresh mock API.
 fn run_c(name: &str) {
+    run_c_with(name, &[]);
+}
+
+/// [`run_c`], with more arguments after the mock API's URL.
+fn run_c_with(name: &str, extra: &[String]) {
     let exe = compile(name);
     let api = MockApi::start(MockOptions { port: 0, rate_limit: None });
     let mut cmd = if use_valgrind() {
@@ -133,7 +139,7 @@ fn run_c(name: &str) {
     } else {
         Command::new(&exe)
     };
-    let output = cmd.arg(api.url()).output().expect("run the C test program");
+    let output = cmd.arg(api.url()).args(extra).output().expect("run the C test program");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     print!("{stdout}");
@@ -163,7 +169,9 @@ fn c_scheduling() {
 
 #[test]
 fn c_resilience() {
-    run_c("resilience");
+    let malformed = RawServer::start(RawBehaviour::Malformed);
+    let truncated = RawServer::start(RawBehaviour::Truncated);
+    run_c_with("resilience", &[malformed.url(), truncated.url()]);
 }
 
 /// A new `tests/c/*.c` program needs its own `#[test]` above; this catches one that

@@ -11,7 +11,8 @@ use crate::config::{BreakerConfig, Config, RateLimit, RetryPolicy};
 
 /// A client configuration builder, owned by the caller: make it with
 /// `rlc_config_new`, free it with `rlc_config_free`. `rlc_client_new` copies it, so it
-/// may be freed (or reused) as soon as that returns.
+/// may be freed (or reused) as soon as that returns. Not thread-safe: use it from one
+/// thread at a time.
 pub struct rlc_config {
     _private: [u8; 0],
 }

@@ -12,7 +12,7 @@ use crate::request::Request;
 
 /// One HTTP request, owned by the caller until it is handed to `rlc_submit` or
 /// `rlc_send` (which take ownership of it in every case), or freed with
-/// `rlc_request_free`.
+/// `rlc_request_free`. Not thread-safe: build it on one thread at a time.
 pub struct rlc_request {
     _private: [u8; 0],
 }

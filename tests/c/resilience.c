@@ -1,7 +1,8 @@
 /* Failures: retries (/flaky/k/2 -> 200 after 3 attempts), the breaker opening
  * (threshold 2 against /down with retries off -> RLC_E_CIRCUIT_OPEN at submit, no
- * callback), timeouts, a request deadline, the response size cap. argv[1]: the
- * mock API's base URL. */
+ * callback), timeouts, a request deadline, the response size cap, broken HTTP.
+ * argv[1]: the mock API's base URL; argv[2], argv[3]: servers that answer malformed
+ * HTTP and truncate the body. */
 #include "check.h"
 
 #include <unistd.h>
@@ -172,14 +173,47 @@ static void timeouts_and_caps(void) {
     rlc_client_free(client);
 }
 
+/* Servers that break HTTP: a malformed answer and a truncated body are RLC_E_IO. */
+static void broken_servers(const char *malformed_url, const char *truncated_url) {
+    rlc_client *client = client_with(base_url, no_retries_no_breaker);
+    const char *urls[2];
+    char url[256];
+    int i;
+
+    urls[0] = malformed_url;
+    urls[1] = truncated_url;
+    for (i = 0; i < 2; i++) {
+        rlc_response *resp = (rlc_response *)0x1;
+        latch l;
+        ticket t;
+        rlc_request_id id;
+
+        snprintf(url, sizeof url, "%s/x", urls[i]);
+        CHECK_RC(rlc_send(client, request("GET", url), 0, &resp), RLC_E_IO);
+        CHECK(resp == (rlc_response *)0x1);
+        CHECK_LAST_ERROR_SET();
+
+        latch_init(&l);
+        t.latch = &l;
+        t.tag = 0;
+        CHECK_RC(rlc_submit(client, request("GET", url), 0, on_done, &t, &id), RLC_OK);
+        CHECK(latch_wait(&l, 1, 30000) == 1);
+        CHECK(l.seen[0].result == RLC_E_IO);
+        CHECK(l.seen[0].status == 0 && l.seen[0].attempts == 1 && l.seen[0].error[0] != '\0');
+        latch_destroy(&l);
+    }
+    rlc_client_free(client);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
+    if (argc < 4) {
+        fprintf(stderr, "usage: %s BASE_URL MALFORMED_URL TRUNCATED_URL\n", argv[0]);
         return 2;
     }
     base_url = argv[1];
     retries();
     breaker_opens();
     timeouts_and_caps();
+    broken_servers(argv[2], argv[3]);
     return finish("resilience");
 }
