@@ -71,13 +71,19 @@ PEER_CONC=16
 RATES="200 2000"
 
 # ---------------------------------------------------------------- build
-log "build (cargo build --release -p rlc-bench --bins; --lib)"
+log "build (cargo build --release -p rlc --lib -p rlc-bench --bins; cc benches/c/cabi.c)"
 CARGO=${CARGO:-cargo}
-(cd "$ROOT" && $CARGO build --release -p rlc-bench --bins && $CARGO build --release --lib) >&2
+(cd "$ROOT" && $CARGO build --release -p rlc --lib -p rlc-bench --bins) >&2
+# librlc.so carries the soname librlc.so.0: programs linked to it look for that name,
+# so give them a directory where it exists.
+LIBDIR=$OUTDIR/lib
+mkdir -p "$LIBDIR"
+ln -sf "$BIN/librlc.so" "$LIBDIR/librlc.so.0"
+ln -sf "$BIN/librlc.so" "$LIBDIR/librlc.so"
 HAVE_CABI=0
 if [ -f "$ROOT/include/rlc.h" ] && grep -q 'rlc_submit' "$ROOT/include/rlc.h" && [ -f "$BIN/librlc.so" ]; then
 	cc -O2 -std=c11 -Wall -Wextra -I"$ROOT/include" -o "$OUTDIR/rlc-bench-cabi" "$BENCH/c/cabi.c" \
-		-L"$BIN" -Wl,-rpath,"$BIN" -lrlc -lpthread -lm >&2 && HAVE_CABI=1
+		-L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lrlc -lpthread -lm >&2 && HAVE_CABI=1
 fi
 [ "$HAVE_CABI" = 1 ] || note missing "C ABI not measured: include/rlc.h with rlc_submit (or librlc.so) is not on this branch yet."
 

@@ -70,7 +70,7 @@ if command -v go >/dev/null; then
 	if (cd "$PEERS/go" && go build -o "$WORKDIR/peer-go" .) >&2; then GO_PEER=$WORKDIR/peer-go; fi
 	if [ -f "$ROOT/bindings/go/go.mod" ]; then
 		echo "building the Go binding's bench program" >&2
-		if (cd "$PEERS/go/binding" && CGO_LDFLAGS="-L$BIN -Wl,-rpath,$BIN" go build -o "$WORKDIR/peer-go-binding" .) >&2; then
+		if (cd "$PEERS/go/binding" && CGO_LDFLAGS="-L$WORKDIR/lib -Wl,-rpath,$WORKDIR/lib" go build -o "$WORKDIR/peer-go-binding" .) >&2; then
 			GO_BINDING=$WORKDIR/peer-go-binding
 		else
 			note missing "Go binding bench did not build (see the log)."
