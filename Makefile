@@ -33,8 +33,11 @@ test-c:
 test-cpp:
 	@echo "test-cpp: no C++ tests yet (C ABI issue)"
 
-test-go:
-	@echo "test-go: no Go binding yet (Go binding issue)"
+## Go binding: vet, the tests under the race detector, and the example's build.
+## cgo links target/release/librlc.so (see bindings/go/README.md to use another).
+test-go: lib
+	cd bindings/go && go vet ./... && go test -race -count=1 ./...
+	cd examples/go && go vet ./... && go build -o /dev/null .
 
 test-node:
 	@echo "test-node: no Node binding yet (Node binding issue)"
