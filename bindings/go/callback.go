@@ -26,7 +26,7 @@ type pending struct {
 // unwind into C.
 //
 //export rlcgoComplete
-func rlcgoComplete(handle C.uintptr_t, id C.rlc_request_id, result C.rlc_result, resp *C.rlc_response) {
+func rlcgoComplete(handle C.uintptr_t, id C.rlc_request_id, result C.enum_rlc_result, resp *C.rlc_response) {
 	h := cgo.Handle(handle)
 	p := h.Value().(*pending)
 	h.Delete()

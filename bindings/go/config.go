@@ -130,7 +130,7 @@ func cstring(what, s string) (*C.char, error) {
 }
 
 // withCStrings copies the strings to C, runs f with them, and frees them.
-func withCStrings(f func(cs []*C.char) C.rlc_result, whats []string, ss ...string) error {
+func withCStrings(f func(cs []*C.char) C.enum_rlc_result, whats []string, ss ...string) error {
 	cs := make([]*C.char, 0, len(ss))
 	defer func() {
 		for _, c := range cs {
@@ -163,7 +163,7 @@ func (cfg *Config) build() (*C.rlc_config, error) {
 
 func (cfg *Config) apply(c *C.rlc_config) error {
 	if cfg.BaseURL != "" {
-		err := withCStrings(func(cs []*C.char) C.rlc_result {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 			return C.rlc_config_set_base_url(c, cs[0])
 		}, []string{"BaseURL"}, cfg.BaseURL)
 		if err != nil {
@@ -289,7 +289,7 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		err := withCStrings(func(cs []*C.char) C.rlc_result {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 			return C.rlc_config_set_default_header(c, cs[0], cs[1])
 		}, []string{"a default header name", "the value of default header " + safeName(name)}, name, cfg.DefaultHeaders[name])
 		if err != nil {
@@ -305,7 +305,7 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 		}
 	}
 	if cfg.UserAgent != "" {
-		err := withCStrings(func(cs []*C.char) C.rlc_result {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 			return C.rlc_config_set_user_agent(c, cs[0])
 		}, []string{"UserAgent"}, cfg.UserAgent)
 		if err != nil {

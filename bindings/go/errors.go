@@ -55,7 +55,7 @@ func (c Code) String() string {
 	if c < codeOK || c > ErrPanic {
 		return fmt.Sprintf("rlc_result(%d)", int(c))
 	}
-	return C.GoString(C.rlc_result_str(C.rlc_result(c)))
+	return C.GoString(C.rlc_result_str(C.enum_rlc_result(c)))
 }
 
 // Error makes a Code an error, so it can be a sentinel for errors.Is.
@@ -102,7 +102,7 @@ func newError(code Code, format string, args ...any) *Error {
 // lastError reads the calling thread's rlc_last_error. The caller must hold
 // runtime.LockOSThread since before the failing call, so the read happens on the
 // thread that made it.
-func lastError(r C.rlc_result) *Error {
+func lastError(r C.enum_rlc_result) *Error {
 	var buf [256]byte
 	n := C.rlc_last_error((*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	var msg string
@@ -118,7 +118,7 @@ func lastError(r C.rlc_result) *Error {
 
 // check turns the result of a synchronous call into an error, reading the last
 // error on failure. Same thread contract as lastError.
-func check(r C.rlc_result) error {
+func check(r C.enum_rlc_result) error {
 	if r == C.RLC_OK {
 		return nil
 	}

@@ -83,7 +83,7 @@ func (r *Request) fill(req *C.rlc_request) error {
 	sort.Strings(names)
 	for _, name := range names {
 		for _, value := range r.Header[name] {
-			err := withCStrings(func(cs []*C.char) C.rlc_result {
+			err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 				return C.rlc_request_set_header(req, cs[0], cs[1])
 			}, []string{"a header name", "the value of header " + safeName(name)}, name, value)
 			if err != nil {

@@ -26,7 +26,7 @@ type Response struct {
 // copyCompletion copies a completion the library lends to a callback into Go
 // memory: a *Response for RLC_OK, an *Error otherwise. resp is only valid during
 // the callback.
-func copyCompletion(result C.rlc_result, resp *C.rlc_response) (*Response, error) {
+func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, error) {
 	if result != C.RLC_OK {
 		e := &Error{Code: Code(result)}
 		if resp != nil {

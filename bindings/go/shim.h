@@ -8,7 +8,7 @@
 /* rlc_submit with the Go trampoline as callback and a runtime/cgo.Handle, passed
  * as an integer (cast to void * here, in C, so Go never fakes a pointer), as
  * user data. */
-rlc_result rlcgo_submit(rlc_client *client, rlc_request *req, int32_t priority,
+enum rlc_result rlcgo_submit(rlc_client *client, rlc_request *req, int32_t priority,
                         uintptr_t handle, rlc_request_id *out_id);
 
 /* The serial number of the Go client whose callback runs on the calling thread,
