@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"math"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -869,5 +871,111 @@ func TestFinalizerBackstop(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		runtime.GC()
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// syncBuffer is a log destination that the completion thread writes to.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestCallbackPanicIsLoggedWithoutAHook(t *testing.T) {
+	s := newTestServer(t)
+	var out syncBuffer
+	log.SetOutput(&out)
+	defer log.SetOutput(os.Stderr)
+	c := newClient(t, rlc.Config{BaseURL: s.URL})
+	if _, err := c.Submit(get("/ok"), 0, func(*rlc.Response, error) { panic("unhandled") }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the panic to be logged", func() bool {
+		return strings.Contains(out.String(), "panicked (recovered): unhandled")
+	})
+	if resp, err := c.Do(context.Background(), get("/ok"), 0); err != nil || resp.Status != 200 {
+		t.Fatalf("after a panic: %v %v", resp, err)
+	}
+}
+
+// Close racing with 8 goroutines that submit as fast as they can: every accepted
+// request gets exactly one callback, every refusal is ErrShutdown, and Close
+// returns only after the last callback.
+func TestCloseRacesWithSubmitters(t *testing.T) {
+	s := newTestServer(t)
+	c, err := rlc.NewClient(rlc.Config{BaseURL: s.URL, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted, callbacks atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for { // until Close makes Submit fail
+				_, err := c.Submit(get("/ok"), 0, func(*rlc.Response, error) { callbacks.Add(1) })
+				if err != nil {
+					if !errors.Is(err, rlc.ErrShutdown) {
+						errs <- err
+					}
+					return
+				}
+				accepted.Add(1)
+			}
+		}()
+	}
+	eventually(t, "some traffic", func() bool { return accepted.Load() >= 50 })
+	within(t, 30*time.Second, "Close under load", func() { _ = c.Close() })
+	afterClose := callbacks.Load()
+	within(t, 10*time.Second, "the submitters to stop", wg.Wait)
+	close(errs)
+	for err := range errs {
+		t.Errorf("Submit during Close: %v", err)
+	}
+	if a, cb := accepted.Load(), callbacks.Load(); cb != a || afterClose != cb {
+		t.Fatalf("%d accepted, %d callbacks (%d when Close returned)", a, cb, afterClose)
+	}
+}
+
+// Close inside a callback while another goroutine is closing returns at once.
+func TestCloseInsideCallbackDuringClose(t *testing.T) {
+	s := newTestServer(t)
+	c, err := rlc.NewClient(rlc.Config{BaseURL: s.URL, Retry: &rlc.Retry{MaxRetries: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closing := make(chan struct{})
+	inner := make(chan error, 1)
+	_, err = c.Submit(get("/slow?ms=300&id=x"), 0, func(*rlc.Response, error) {
+		<-closing
+		time.Sleep(50 * time.Millisecond) // let the outer Close reach rlc_client_free
+		inner <- c.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-s.arrived
+	close(closing)
+	within(t, 15*time.Second, "Close with a callback that closes", func() { _ = c.Close() })
+	select {
+	case err := <-inner:
+		if err != nil {
+			t.Fatalf("inner Close: %v", err)
+		}
+	default:
+		t.Fatal("the outer Close returned before the callback ran")
 	}
 }
