@@ -34,10 +34,14 @@ test-cpp:
 	@echo "test-cpp: no C++ tests yet (C ABI issue)"
 
 ## Go binding: vet, the tests under the race detector, and the example's build.
-## cgo links target/release/librlc.so (see bindings/go/README.md to use another).
+## cgo links $(LIB_DIR)/librlc.so with an rpath (bindings/go/README.md tells how to
+## use an installed librlc instead); the librlc.so.0 link is its soname, to run.
 test-go: lib
-	cd bindings/go && go vet ./... && go test -race -count=1 ./...
-	cd examples/go && go vet ./... && go build -o /dev/null .
+	ln -sf librlc.so $(LIB_DIR)/librlc.so.0
+	cd bindings/go && export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)" && \
+	  go vet ./... && go test -race -count=1 ./...
+	cd examples/go && export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)" && \
+	  go vet ./... && go build -o /dev/null .
 
 test-node:
 	@echo "test-node: no Node binding yet (Node binding issue)"
