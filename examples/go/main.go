@@ -2,7 +2,11 @@
 // breaking its rate limit, with priorities, retries and a timeout, then prints the
 // client's metrics.
 //
-// Build librlc first (from the repository root: cargo build --release --lib), then:
+// Build librlc first, from the repository root:
+//
+//	cargo build --release --lib && ln -sf librlc.so target/release/librlc.so.0
+//
+// then, here:
 //
 //	go run . http://127.0.0.1:8080        # or: RLC_BASE_URL=http://... go run .
 package main
