@@ -62,9 +62,9 @@ test-cpp:
 
 ## Go binding: vet, the tests under the race detector, and the example's build.
 ## cgo links $(LIB_DIR)/librlc.so with an rpath (bindings/go/README.md tells how to
-## use an installed librlc instead); the librlc.so.0 link is its soname, to run.
+## use an installed librlc instead); the librlc.so.$(SOMAJOR) link is its soname, to run.
 test-go: lib
-	ln -sf librlc.so $(LIB_DIR)/librlc.so.0
+	ln -sf librlc.so $(LIB_DIR)/librlc.so.$(SOMAJOR)
 	cd bindings/go && export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)" && \
 	  go vet ./... && go test -race -count=1 ./...
 	cd examples/go && export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)" && \
