@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"runtime"
 	"strings"
@@ -978,4 +981,18 @@ func TestCloseInsideCallbackDuringClose(t *testing.T) {
 	default:
 		t.Fatal("the outer Close returned before the callback ran")
 	}
+}
+
+// TLS is verified by default: a self-signed test certificate is refused.
+func TestTLSVerifiedByDefault(t *testing.T) {
+	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("should not be read"))
+	}))
+	// The handshake fails on our side; keep the server's log quiet about it.
+	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.StartTLS()
+	defer s.Close()
+	c := newClient(t, rlc.Config{BaseURL: s.URL, Retry: &rlc.Retry{MaxRetries: 0}})
+	_, err := c.Do(context.Background(), get("/"), 0)
+	isCode(t, err, rlc.ErrTLS)
 }
