@@ -21,34 +21,54 @@ type Code int
 const (
 	// ErrInvalidArgument: a bad value (bad URL, CR/LF or NUL in a header, a zero
 	// rate, a relative path without a base URL, ...).
-	ErrInvalidArgument Code = C.RLC_E_INVALID_ARGUMENT
+	ErrInvalidArgument Code = 1
 	// ErrQueueFull: refused at submit because the queue is full; nothing was queued.
-	ErrQueueFull Code = C.RLC_E_QUEUE_FULL
+	ErrQueueFull Code = 2
 	// ErrCircuitOpen: the circuit breaker is open; the request failed fast.
-	ErrCircuitOpen Code = C.RLC_E_CIRCUIT_OPEN
+	ErrCircuitOpen Code = 3
 	// ErrTimeout: an attempt's timeout or the request's deadline passed.
-	ErrTimeout Code = C.RLC_E_TIMEOUT
+	ErrTimeout Code = 4
 	// ErrConnect: DNS failure, connection refused, or reset before a response.
-	ErrConnect Code = C.RLC_E_CONNECT
+	ErrConnect Code = 5
 	// ErrTLS: the TLS handshake or the certificate check failed.
-	ErrTLS Code = C.RLC_E_TLS
+	ErrTLS Code = 6
 	// ErrIO: the connection broke mid-response, or the HTTP was malformed.
-	ErrIO Code = C.RLC_E_IO
+	ErrIO Code = 7
 	// ErrBodyTooLarge: the response body exceeded the configured cap.
-	ErrBodyTooLarge Code = C.RLC_E_BODY_TOO_LARGE
+	ErrBodyTooLarge Code = 8
 	// ErrCancelled: the request was cancelled with [Client.Cancel].
-	ErrCancelled Code = C.RLC_E_CANCELLED
+	ErrCancelled Code = 9
 	// ErrShutdown: the client closed before the request could be sent.
-	ErrShutdown Code = C.RLC_E_SHUTDOWN
+	ErrShutdown Code = 10
 	// ErrUnknownRequest: [Client.Cancel] of a request that is done or never was.
-	ErrUnknownRequest Code = C.RLC_E_UNKNOWN_REQUEST
+	ErrUnknownRequest Code = 11
 	// ErrInvalidState: not allowed now, e.g. [Client.Do] inside a callback.
-	ErrInvalidState Code = C.RLC_E_INVALID_STATE
+	ErrInvalidState Code = 12
 	// ErrPanic: a bug in rlc, caught at the C boundary.
-	ErrPanic Code = C.RLC_E_PANIC
+	ErrPanic Code = 13
 )
 
-const codeOK Code = C.RLC_OK
+const codeOK Code = 0
+
+// The codes are written out for the documentation; this fails to compile when one
+// differs from the header's (an index out of range), as stringer's check does.
+func _() {
+	var x [1]struct{}
+	_ = x[codeOK-C.RLC_OK]
+	_ = x[ErrInvalidArgument-C.RLC_E_INVALID_ARGUMENT]
+	_ = x[ErrQueueFull-C.RLC_E_QUEUE_FULL]
+	_ = x[ErrCircuitOpen-C.RLC_E_CIRCUIT_OPEN]
+	_ = x[ErrTimeout-C.RLC_E_TIMEOUT]
+	_ = x[ErrConnect-C.RLC_E_CONNECT]
+	_ = x[ErrTLS-C.RLC_E_TLS]
+	_ = x[ErrIO-C.RLC_E_IO]
+	_ = x[ErrBodyTooLarge-C.RLC_E_BODY_TOO_LARGE]
+	_ = x[ErrCancelled-C.RLC_E_CANCELLED]
+	_ = x[ErrShutdown-C.RLC_E_SHUTDOWN]
+	_ = x[ErrUnknownRequest-C.RLC_E_UNKNOWN_REQUEST]
+	_ = x[ErrInvalidState-C.RLC_E_INVALID_STATE]
+	_ = x[ErrPanic-C.RLC_E_PANIC]
+}
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".
 func (c Code) String() string {

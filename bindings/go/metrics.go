@@ -15,12 +15,20 @@ type BreakerState int
 
 const (
 	// BreakerClosed: requests flow; consecutive failures are counted.
-	BreakerClosed BreakerState = C.RLC_BREAKER_CLOSED
+	BreakerClosed BreakerState = 0
 	// BreakerOpen: requests fail fast with ErrCircuitOpen until the recovery timeout.
-	BreakerOpen BreakerState = C.RLC_BREAKER_OPEN
+	BreakerOpen BreakerState = 1
 	// BreakerHalfOpen: one probe at a time goes through.
-	BreakerHalfOpen BreakerState = C.RLC_BREAKER_HALF_OPEN
+	BreakerHalfOpen BreakerState = 2
 )
+
+// Fails to compile when a state differs from the header's.
+func _() {
+	var x [1]struct{}
+	_ = x[BreakerClosed-C.RLC_BREAKER_CLOSED]
+	_ = x[BreakerOpen-C.RLC_BREAKER_OPEN]
+	_ = x[BreakerHalfOpen-C.RLC_BREAKER_HALF_OPEN]
+}
 
 func (s BreakerState) String() string {
 	switch s {
