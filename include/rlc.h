@@ -426,6 +426,14 @@ enum rlc_result rlc_config_set_max_response_bytes(struct rlc_config *cfg, uint64
 enum rlc_result rlc_config_set_user_agent(struct rlc_config *cfg, const char *user_agent);
 
 /*
+ Trusts the PEM certificates in the file at `path` instead of the built-in Mozilla
+ roots. TLS is always verified; this only changes what it is verified against. The
+ file is read now; `path` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, an
+ unreadable file or one without a certificate.
+ */
+enum rlc_result rlc_config_set_ca_bundle(struct rlc_config *cfg, const char *path);
+
+/*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
  it to `*out`; the caller owns it and frees it with `rlc_client_free`.
  RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread

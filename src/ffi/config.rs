@@ -229,3 +229,19 @@ pub extern "C" fn rlc_config_set_user_agent(
         result_of(cfg.user_agent(user_agent))
     }
 }
+
+/// Trusts the PEM certificates in the file at `path` instead of the built-in Mozilla
+/// roots. TLS is always verified; this only changes what it is verified against. The
+/// file is read now; `path` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, an
+/// unreadable file or one without a certificate.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_ca_bundle(
+    cfg: *mut rlc_config,
+    path: *const c_char,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let cfg = try_mut_from_ptr!(cfg);
+        let path = try_str_from_ptr!(path);
+        result_of(cfg.ca_bundle_file(path))
+    }
+}

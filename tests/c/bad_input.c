@@ -135,6 +135,10 @@ static void config(void) {
     CHECK_RC(rlc_config_set_user_agent(cfg, "a\nb"), BAD);
     CHECK_RC(rlc_config_set_user_agent(cfg, NOT_UTF8), BAD);
     CHECK_RC(rlc_config_set_user_agent(cfg, "rlc-test/1"), RLC_OK);
+    CHECK_RC(rlc_config_set_ca_bundle(NULL, "/etc/ssl/certs/ca-certificates.crt"), BAD);
+    CHECK_RC(rlc_config_set_ca_bundle(cfg, NULL), BAD);
+    CHECK_RC(rlc_config_set_ca_bundle(cfg, NOT_UTF8), BAD);
+    CHECK_RC(rlc_config_set_ca_bundle(cfg, "/nonexistent/ca.pem"), BAD);
 
     rlc_config_free(cfg);
     rlc_config_free(NULL);
