@@ -3,15 +3,24 @@ package rlc_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -983,16 +992,81 @@ func TestCloseInsideCallbackDuringClose(t *testing.T) {
 	}
 }
 
-// TLS is verified by default: a self-signed test certificate is refused.
+// TLS is verified by default: the server's certificate, from a CA of the test's
+// own, is refused, unless a CA bundle trusts that CA.
 func TestTLSVerifiedByDefault(t *testing.T) {
+	caPEM, leaf := testPKI(t)
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = w.Write([]byte("should not be read"))
+		_, _ = w.Write([]byte("hello over TLS"))
 	}))
-	// The handshake fails on our side; keep the server's log quiet about it.
+	// Refused handshakes are logged by the server; keep that quiet.
 	s.Config.ErrorLog = log.New(io.Discard, "", 0)
+	s.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
 	s.StartTLS()
 	defer s.Close()
+
 	c := newClient(t, rlc.Config{BaseURL: s.URL, Retry: &rlc.Retry{MaxRetries: 0}})
 	_, err := c.Do(context.Background(), get("/"), 0)
 	isCode(t, err, rlc.ErrTLS)
+
+	bundle := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bundle, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	trusting := newClient(t, rlc.Config{BaseURL: s.URL, CABundleFile: bundle})
+	resp, err := trusting.Do(context.Background(), get("/"), 0)
+	if err != nil || resp.Status != 200 || string(resp.Body) != "hello over TLS" {
+		t.Fatalf("with the CA bundle: %v %+v", err, resp)
+	}
+	// A bundle that is not there is a bad config.
+	_, err = rlc.NewClient(rlc.Config{CABundleFile: filepath.Join(t.TempDir(), "missing.pem")})
+	isCode(t, err, rlc.ErrInvalidArgument)
+}
+
+// testPKI makes a CA (returned as PEM) and a server certificate for 127.0.0.1
+// signed by it.
+func testPKI(t *testing.T) ([]byte, tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "rlc test CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		DNSNames:     []string{"localhost"},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	return caPEM, tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
 }

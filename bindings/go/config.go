@@ -52,6 +52,9 @@ type Config struct {
 	MaxResponseBytes int64
 	// UserAgent is sent when a request sets none (default "rlc/<version>").
 	UserAgent string
+	// CABundleFile is a PEM file whose certificates are trusted instead of the
+	// built-in Mozilla roots. TLS is always verified; this changes what against.
+	CABundleFile string
 	// OnCallbackPanic, when set, is called (on the completion thread) with the
 	// recovered value and the stack when a callback given to Submit panics. The
 	// panic cannot be re-raised: the callback runs on a native thread with no Go
@@ -308,6 +311,14 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 			return C.rlc_config_set_user_agent(c, cs[0])
 		}, []string{"UserAgent"}, cfg.UserAgent)
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.CABundleFile != "" {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_ca_bundle(c, cs[0])
+		}, []string{"CABundleFile"}, cfg.CABundleFile)
 		if err != nil {
 			return err
 		}
