@@ -136,5 +136,9 @@ for r in $RATES; do
 	if [ -n "$GO_PEER" ]; then precision go-x/time/rate "$r" "$GO_PEER" precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ -n "$GO_BINDING" ]; then precision go-rlc-binding "$r" "$GO_BINDING" precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ -n "$CABI" ]; then precision rlc-cabi "$r" "$CABI" precision "$COUNTER" "$r" "$SECS" 1 "$C"; fi
+	# rlc's Rust API again, in the same conditions as the peers (it judges itself).
+	clear_counter
+	try "$BIN/rlc-bench-precision" --counter "$COUNTER" --secs "$SECS" --rates "$r" --cases burst1 \
+		--workers "$C" --impl rlc-rust >>"$OUT"
 done
 exit 0

@@ -17,7 +17,8 @@
 //!   (a strict limiter keeps this ≥ 1000 ms).
 //!
 //! Usage: rlc-bench-precision [--secs 10] [--rates 200,2000] [--cases burst1,burst,strict]
-//!        [--workers 16] [--label NAME (replaces the case name in the output)] [--dump DIR]
+//!        [--workers 16] [--label NAME (replaces the case name in the output)]
+//!        [--impl NAME (default rlc)] [--dump DIR]
 //!        rlc-bench-precision --analyse IMPL --counter URL --rates R --secs S [--burst 1]
 //!        [--case burst1] [--concurrency C]   (judges what another program sent)
 
@@ -110,7 +111,8 @@ fn main() {
                 let _ = std::fs::write(format!("{dir}/arrivals-{case}-{rate}.txt"), text);
             }
             let label = args.opt("label").unwrap_or_else(|| case.clone());
-            report("rlc", &label, rate, burst, secs, &stamps, errors, u64::from(workers), load);
+            let name = args.str("impl", "rlc");
+            report(&name, &label, rate, burst, secs, &stamps, errors, u64::from(workers), load);
         }
     }
 }
