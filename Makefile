@@ -36,8 +36,9 @@ test-cpp:
 test-go:
 	@echo "test-go: no Go binding yet (Go binding issue)"
 
-test-node:
-	@echo "test-node: no Node binding yet (Node binding issue)"
+## Node binding: builds the lib, installs koffi from the lock file, runs node --test.
+test-node: lib
+	cd bindings/node && npm ci --no-audit --no-fund && node --test test/
 
 ## The main job: a demo against an embedded mock API.
 demo:
