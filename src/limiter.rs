@@ -1,50 +1,620 @@
 //! Rate rules with no threads and no clock of their own: the time comes in as an
-//! argument. TODO(helper): implement; see the contract on each item.
+//! argument, so the scheduler decides when to ask and tests can drive time by hand.
 
-use crate::clock::Nanos;
+use std::collections::VecDeque;
+
+use crate::clock::{nanos, Nanos};
 use crate::config::RateLimit;
 
 /// The stacked rate rules of a client. Empty means unlimited.
 ///
-/// Each non-strict rule is a GCRA token bucket kept in exact integer arithmetic
-/// (time scaled by `max_requests` so that `window / max_requests` never has to be
-/// rounded): capacity `burst`, refill `max_requests` per `window`, no drift over any
-/// number of steps. A strict rule additionally keeps a ring of its last
-/// `max_requests` actual send times and refuses while the oldest of them is less
-/// than `window` ago.
+/// Each rule is a GCRA token bucket kept in exact integer arithmetic: time is scaled
+/// by `max_requests`, so the emission interval `window / max_requests` becomes
+/// `window` scaled units and never has to be rounded. Capacity is `burst`, refill is
+/// `max_requests` per `window`, and no partial token is ever dropped, so under
+/// continuous demand any number of steps adds up to exactly
+/// `burst + floor(elapsed * max_requests / window)` sends. A strict rule additionally keeps a ring of its last `max_requests` actual
+/// send times and refuses while the oldest of them is less than `window` ago, which
+/// the bucket alone cannot promise once its burst exceeds what a sliding window may
+/// hold.
 ///
 /// `demand_since` is the time since which the scheduler has been waiting on the
-/// limiter alone (it is `<= now`). A send is credited at `max(earliest allowed,
-/// demand_since)`, not at `now`: a scheduler that wakes 150 µs late then loses no
-/// rate, because the bucket is charged at the time the token became available while
-/// someone was waiting for it. When nobody was waiting, `demand_since == now`.
+/// limiter alone (it is clamped to `now`). A send is credited at `max(earliest
+/// allowed, demand_since)`, not at `now`: a scheduler that wakes 150 µs late then
+/// loses no rate, because the bucket is charged at the time the token became
+/// available while someone was waiting for it. When nobody was waiting,
+/// `demand_since == now`. With continuous demand the scheduler passes the time
+/// credited to the previous send. A `demand_since` that is earlier than the real
+/// start of the wait lets the limiter make up for sends the scheduler never asked
+/// for, so it must not be passed while the scheduler was held up by anything else
+/// (the breaker, a full worker pool, an empty queue).
+///
+/// All rules are charged as of one credited time, the latest of the rules'
+/// earliest allowed times and `demand_since`: a send cannot have happened before
+/// every rule allowed it, so a rule that is not the binding one is not charged as if
+/// it had gone earlier.
 #[derive(Debug)]
-pub struct Limiter {}
+pub struct Limiter {
+    rules: Vec<Rule>,
+}
+
+/// One rule. Times in the bucket are "scaled": nanoseconds multiplied by `max`.
+#[derive(Debug)]
+struct Rule {
+    /// `max_requests`, the time scale.
+    max: u128,
+    /// The window in nanoseconds; also the emission interval in scaled units.
+    window: u128,
+    /// Bucket capacity.
+    burst: u128,
+    /// How far the theoretical arrival time may run ahead of now: `(burst - 1) * window`.
+    tolerance: u128,
+    /// Theoretical arrival time (scaled): the bucket is full whenever this is `<= now * max`.
+    tat: u128,
+    /// For a strict rule, the last `max` real send times, oldest first.
+    ring: Option<VecDeque<Nanos>>,
+    /// The window in nanoseconds, for the ring.
+    window_ns: Nanos,
+}
+
+impl Rule {
+    fn new(limit: &RateLimit) -> Self {
+        // `Config` validates these; clamping keeps a hand-built `RateLimit` of zeros
+        // from dividing by zero or never letting anything through.
+        let max = limit.max_requests.max(1);
+        let window_ns = nanos(limit.window).max(1);
+        let burst = u128::from(limit.burst.max(1));
+        let window = u128::from(window_ns);
+        Rule {
+            max: u128::from(max),
+            window,
+            burst,
+            tolerance: (burst - 1) * window,
+            tat: 0,
+            ring: limit.strict.then(|| VecDeque::with_capacity(max as usize)),
+            window_ns,
+        }
+    }
+
+    /// The exact earliest time (scaled) at which the bucket holds a token.
+    fn bucket_earliest(&self) -> u128 {
+        self.tat.saturating_sub(self.tolerance)
+    }
+
+    /// When the ring, if full, lets the next send go.
+    fn ring_ready(&self) -> Option<Nanos> {
+        let ring = self.ring.as_ref()?;
+        if ring.len() as u128 >= self.max {
+            ring.front().map(|oldest| oldest.saturating_add(self.window_ns))
+        } else {
+            None
+        }
+    }
+
+    /// The first whole nanosecond at which this rule allows a send.
+    fn ready(&self) -> Nanos {
+        let bucket = to_nanos(self.bucket_earliest().div_ceil(self.max));
+        bucket.max(self.ring_ready().unwrap_or(0))
+    }
+
+    /// The last whole nanosecond at or before this rule's exact earliest allowed time.
+    /// Charging other rules from it (rather than from the rounded-up time) keeps the
+    /// binding rule's own charge exact, so rounding never accumulates.
+    fn ready_floor(&self) -> Nanos {
+        let bucket = to_nanos(self.bucket_earliest() / self.max);
+        bucket.max(self.ring_ready().unwrap_or(0))
+    }
+
+    /// Takes one token as of `credit` (a time at which every rule allowed the send);
+    /// the ring records the real send time `now`.
+    fn charge(&mut self, credit: Nanos, now: Nanos) {
+        let credit = u128::from(credit) * self.max;
+        self.tat = self.tat.max(credit) + self.window;
+        if let Some(ring) = self.ring.as_mut() {
+            ring.push_back(now);
+            while ring.len() as u128 > self.max {
+                ring.pop_front();
+            }
+        }
+    }
+
+    fn tokens(&self, now: Nanos) -> u64 {
+        let horizon = u128::from(now) * self.max + self.tolerance;
+        let bucket = if self.tat > horizon {
+            0
+        } else {
+            ((horizon - self.tat) / self.window + 1).min(self.burst)
+        };
+        let ring = match &self.ring {
+            Some(ring) => {
+                let recent =
+                    ring.iter().filter(|&&t| t.saturating_add(self.window_ns) > now).count();
+                self.max.saturating_sub(recent as u128)
+            }
+            None => u128::MAX,
+        };
+        to_nanos(bucket.min(ring))
+    }
+}
+
+/// Narrows a time or count to `u64`, saturating (only reachable near the end of time).
+fn to_nanos(value: u128) -> u64 {
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
 
 impl Limiter {
-    /// A limiter enforcing every rule in `limits` at once.
+    /// A limiter enforcing every rule in `limits` at once, each starting with a full
+    /// bucket.
     pub fn new(limits: &[RateLimit]) -> Self {
-        let _ = limits;
-        todo!()
+        Limiter { rules: limits.iter().map(Rule::new).collect() }
     }
 
     /// Takes one token from every rule if all allow a send at `now`, and returns
     /// the time the send is credited at (the latest over the rules, `<= now`).
     /// Otherwise changes nothing and returns `Err(t)`, the earliest time at which
-    /// every rule may allow it (`t > now`).
+    /// every rule may allow it (`t > now`); asking again at `t` succeeds unless
+    /// something else was taken in between.
     pub fn try_acquire(&mut self, now: Nanos, demand_since: Nanos) -> Result<Nanos, Nanos> {
-        let _ = (now, demand_since);
-        todo!()
+        let demand_since = demand_since.min(now);
+        // Check every rule before charging any, so a refusal leaves all untouched.
+        let ready = self.rules.iter().map(Rule::ready).max().unwrap_or(0);
+        if ready > now {
+            return Err(ready);
+        }
+        let floor = self.rules.iter().map(Rule::ready_floor).max().unwrap_or(0).max(demand_since);
+        for rule in &mut self.rules {
+            rule.charge(floor, now);
+        }
+        Ok(ready.max(demand_since))
     }
 
-    /// Whole tokens available at `now` in the tightest rule (`u64::MAX` when unlimited).
+    /// Whole tokens available at `now` in the tightest rule (`u64::MAX` when
+    /// unlimited); for a strict rule, also no more than its ring still allows.
     pub fn tokens_available(&self, now: Nanos) -> u64 {
-        let _ = now;
-        todo!()
+        self.rules.iter().map(|rule| rule.tokens(now)).min().unwrap_or(u64::MAX)
     }
 
     /// True when there is no rule.
     pub fn is_unlimited(&self) -> bool {
-        todo!()
+        self.rules.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::*;
+
+    const MS: Nanos = 1_000_000;
+    const SEC: Nanos = 1_000_000_000;
+
+    fn rule(max_requests: u32, window_ns: u64, burst: u32, strict: bool) -> RateLimit {
+        RateLimit { max_requests, window: Duration::from_nanos(window_ns), burst, strict }
+    }
+
+    fn limiter(rules: &[RateLimit]) -> Limiter {
+        Limiter::new(rules)
+    }
+
+    fn snapshot(l: &Limiter) -> String {
+        format!("{l:?}")
+    }
+
+    #[test]
+    fn unlimited_always_allows() {
+        let mut l = limiter(&[]);
+        assert!(l.is_unlimited());
+        assert_eq!(l.tokens_available(0), u64::MAX);
+        for i in 0..1000 {
+            assert_eq!(l.try_acquire(5, 5), Ok(5), "send {i}");
+        }
+        assert_eq!(l.try_acquire(10, 3), Ok(3));
+        assert_eq!(l.tokens_available(10), u64::MAX);
+    }
+
+    #[test]
+    fn limited_is_not_unlimited() {
+        let l = limiter(&[RateLimit::new(1, Duration::from_secs(1)).unwrap()]);
+        assert!(!l.is_unlimited());
+    }
+
+    #[test]
+    fn burst_then_steady_rate() {
+        // 10/s, burst 5: five at once, then one every 100 ms.
+        let mut l = limiter(&[rule(10, SEC, 5, false)]);
+        assert_eq!(l.tokens_available(0), 5);
+        for _ in 0..5 {
+            assert_eq!(l.try_acquire(0, 0), Ok(0));
+        }
+        assert_eq!(l.tokens_available(0), 0);
+        assert_eq!(l.try_acquire(0, 0), Err(100 * MS));
+        assert_eq!(l.try_acquire(100 * MS - 1, 0), Err(100 * MS));
+        let mut prev = 0;
+        for k in 1..=50 {
+            let t = k * 100 * MS;
+            assert_eq!(l.try_acquire(t, prev), Ok(t));
+            assert_eq!(l.try_acquire(t, t), Err(t + 100 * MS));
+            prev = t;
+        }
+    }
+
+    #[test]
+    fn idle_refills_to_burst_and_no_further() {
+        let mut l = limiter(&[rule(10, SEC, 5, false)]);
+        for _ in 0..5 {
+            l.try_acquire(0, 0).unwrap();
+        }
+        assert_eq!(l.tokens_available(250 * MS), 2);
+        assert_eq!(l.tokens_available(499 * MS), 4);
+        assert_eq!(l.tokens_available(500 * MS), 5);
+        assert_eq!(l.tokens_available(3600 * SEC), 5);
+        let t = 3600 * SEC;
+        for _ in 0..5 {
+            assert_eq!(l.try_acquire(t, t), Ok(t));
+        }
+        assert_eq!(l.try_acquire(t, t), Err(t + 100 * MS));
+    }
+
+    #[test]
+    fn partial_tokens_are_kept() {
+        // 3 per 1000 ns: tokens arrive at 333.33.. ns intervals; none is lost to rounding.
+        let mut l = limiter(&[rule(3, 1000, 1, false)]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(0, 0), Err(334));
+        assert_eq!(l.try_acquire(334, 0), Ok(334));
+        assert_eq!(l.try_acquire(334, 334), Err(667));
+        assert_eq!(l.try_acquire(667, 334), Ok(667));
+        assert_eq!(l.try_acquire(667, 667), Err(1000));
+        assert_eq!(l.try_acquire(1000, 667), Ok(1000));
+    }
+
+    /// Continuous demand, polling every `step` ns; after each poll the number of sends
+    /// must be exactly `burst + floor(t * max / window)`, and a refusal must name the
+    /// exact nanosecond of the next token.
+    fn exact_run(max: u32, window: u64, burst: u32, step: u64, steps: u64) {
+        let mut l = limiter(&[rule(max, window, burst, false)]);
+        let (m, w, b) = (u128::from(max), u128::from(window), u128::from(burst));
+        let mut count: u128 = 0;
+        let mut demand_since = 0;
+        for k in 0..=steps {
+            let now = k * step;
+            loop {
+                match l.try_acquire(now, demand_since) {
+                    Ok(credited) => {
+                        assert!(credited <= now);
+                        demand_since = credited;
+                        count += 1;
+                    }
+                    Err(t) => {
+                        assert!(t > now);
+                        // The next token: the first t with b + floor(t*m/w) > count.
+                        let expected = ((count + 1 - b) * w).div_ceil(m);
+                        assert_eq!(u128::from(t), expected, "next token, {max}/{window} at {now}");
+                        break;
+                    }
+                }
+            }
+            let expected = b + u128::from(now) * m / w;
+            assert_eq!(count, expected, "{max}/{window}ns burst {burst} step {step} at {now}");
+        }
+    }
+
+    #[test]
+    fn exact_3_per_1000ns_step_7() {
+        exact_run(3, 1000, 1, 7, 1_000_000);
+    }
+
+    #[test]
+    fn exact_3_per_1000ns_burst_3_step_13() {
+        exact_run(3, 1000, 3, 13, 1_000_000);
+    }
+
+    #[test]
+    fn exact_7_per_second_step_prime() {
+        exact_run(7, SEC, 7, 999_983, 1_000_000);
+    }
+
+    #[test]
+    fn exact_13_per_odd_window_coarse_steps() {
+        // Steps of several tokens each: the poll drains them all, still exact.
+        exact_run(13, 1_000_001, 5, 777_777, 1_000_000);
+    }
+
+    #[test]
+    fn exact_1000_per_second_burst_1() {
+        exact_run(1000, SEC, 1, 1_234_567, 1_000_000);
+    }
+
+    #[test]
+    fn exact_when_demand_since_is_now_and_bucket_never_overflows() {
+        // With a burst of at least 2 and polls closer than (burst-1) intervals,
+        // the bucket alone absorbs the polling lateness.
+        let mut l = limiter(&[rule(3, 1000, 3, false)]);
+        let mut count: u64 = 0;
+        for k in 0..=1_000_000u64 {
+            let now = k * 11;
+            while l.try_acquire(now, now).is_ok() {
+                count += 1;
+            }
+            assert_eq!(count, 3 + now * 3 / 1000);
+        }
+    }
+
+    /// A scheduler that always wakes `late` ns after the ready time it was given.
+    /// Returns the credited times and the real time of the last wake-up.
+    fn late_scheduler(
+        l: &mut Limiter,
+        sends: usize,
+        late: Nanos,
+        credit_demand: bool,
+    ) -> (Vec<Nanos>, Nanos) {
+        let mut now = 0;
+        let mut prev = 0;
+        let mut credited = Vec::with_capacity(sends);
+        while credited.len() < sends {
+            let demand_since = if credit_demand { prev } else { now };
+            match l.try_acquire(now, demand_since) {
+                Ok(c) => {
+                    credited.push(c);
+                    prev = c;
+                }
+                Err(t) => {
+                    assert!(t > now);
+                    now = t + late;
+                }
+            }
+        }
+        (credited, now)
+    }
+
+    #[test]
+    fn late_scheduler_with_demand_credit_keeps_the_exact_rate() {
+        let late = 150_000;
+        for (max, window) in [(7u32, SEC), (100, SEC), (3, 1000 * MS + 1)] {
+            let mut l = limiter(&[rule(max, window, 1, false)]);
+            let n = 20_000;
+            let (credited, end) = late_scheduler(&mut l, n, late, true);
+            for (k, &c) in credited.iter().enumerate() {
+                let exact = (k as u128 * u128::from(window)).div_ceil(u128::from(max));
+                assert_eq!(u128::from(c), exact, "send {k} of {max}/{window}");
+            }
+            // Over the whole run: exactly burst + floor(T * max / window) sends.
+            let t = *credited.last().unwrap();
+            assert_eq!(n as u128, 1 + u128::from(t) * u128::from(max) / u128::from(window));
+            assert_eq!(end, t + late);
+        }
+    }
+
+    #[test]
+    fn late_scheduler_without_demand_credit_loses_rate() {
+        let late = 150_000;
+        let n = 20_000;
+        let mut l = limiter(&[rule(100, SEC, 1, false)]);
+        let (credited, _) = late_scheduler(&mut l, n, late, false);
+        // Every send slips by the lateness: 10.15 ms apart instead of 10 ms.
+        for w in credited.windows(2) {
+            assert_eq!(w[1] - w[0], 10 * MS + late);
+        }
+        let t = *credited.last().unwrap();
+        let configured = 1 + u128::from(t) * 100 / u128::from(SEC);
+        assert!(configured - n as u128 > 290, "lost {} of {configured}", configured - n as u128);
+
+        // The same scheduler with demand credit keeps the configured rate.
+        let mut l = limiter(&[rule(100, SEC, 1, false)]);
+        let (credited, _) = late_scheduler(&mut l, n, late, true);
+        let t = *credited.last().unwrap();
+        assert_eq!(n as u128, 1 + u128::from(t) * 100 / u128::from(SEC));
+    }
+
+    #[test]
+    fn demand_since_after_now_is_clamped() {
+        let mut l = limiter(&[rule(10, SEC, 1, false)]);
+        assert_eq!(l.try_acquire(50, 1_000), Ok(50));
+        assert_eq!(l.try_acquire(50, 1_000), Err(100 * MS + 50));
+    }
+
+    #[test]
+    fn demand_since_later_than_token_is_credited_at_demand() {
+        let mut l = limiter(&[rule(10, SEC, 1, false)]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        // Token at 100 ms; demand appeared at 130 ms; served at 180 ms.
+        assert_eq!(l.try_acquire(180 * MS, 130 * MS), Ok(130 * MS));
+        assert_eq!(l.try_acquire(180 * MS, 130 * MS), Err(230 * MS));
+    }
+
+    #[test]
+    fn stacked_rules_are_both_enforced() {
+        // 10/s and 25/10s: the first binds for two seconds, the second afterwards.
+        let mut l = limiter(&[
+            RateLimit::new(10, Duration::from_secs(1)).unwrap(),
+            RateLimit::new(25, Duration::from_secs(10)).unwrap(),
+        ]);
+        let mut sends = Vec::new();
+        let mut demand_since = 0;
+        let step = MS;
+        for k in 0..=60_000u64 {
+            let now = k * step;
+            while let Ok(c) = l.try_acquire(now, demand_since) {
+                sends.push(now);
+                demand_since = c;
+            }
+            if now == SEC {
+                assert_eq!(sends.len(), 20, "10 burst + 10 in the first second");
+            }
+            if now >= 2 * SEC {
+                assert_eq!(sends.len() as u64, 25 + now * 25 / (10 * SEC), "at {now}");
+            }
+        }
+        // Every window of either length holds at most burst + the refill of the window.
+        for (window, max) in [(SEC, 20), (10 * SEC, 50)] {
+            for (i, &start) in sends.iter().enumerate() {
+                let within = sends[i..].iter().take_while(|&&t| t < start + window).count();
+                assert!(within <= max, "{within} sends within {window} from {start}");
+            }
+        }
+        // And the per-second rule alone keeps each second to 10 once the burst is gone.
+        let late: Vec<_> = sends.iter().filter(|&&t| t >= 5 * SEC).collect();
+        for (i, &&start) in late.iter().enumerate() {
+            let within = late[i..].iter().take_while(|&&&t| t < start + SEC).count();
+            assert!(within <= 10);
+        }
+    }
+
+    #[test]
+    fn refusal_changes_nothing_in_any_rule() {
+        let mut l =
+            limiter(&[rule(10, SEC, 10, false), rule(2, SEC, 2, false), rule(3, SEC, 3, true)]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.tokens_available(0), 0);
+        let before = snapshot(&l);
+        for now in [0, 1, 499 * MS, 500 * MS - 1] {
+            assert_eq!(l.try_acquire(now, 0), Err(500 * MS));
+            assert_eq!(snapshot(&l), before);
+        }
+        // The first rule was not charged by the refusals: it still has 8 of 10.
+        assert_eq!(l.rules[0].tokens(0), 8);
+        assert_eq!(l.try_acquire(500 * MS, 0), Ok(500 * MS));
+    }
+
+    #[test]
+    fn err_is_the_latest_rule_and_succeeds_when_called_then() {
+        let mut l = limiter(&[rule(10, SEC, 1, false), rule(4, SEC, 1, false)]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(10, 10), Err(250 * MS));
+        assert_eq!(l.try_acquire(250 * MS, 10), Ok(250 * MS));
+        // The 10/s rule was charged as of 250 ms, the real earliest send.
+        assert_eq!(l.rules[0].ready(), 350 * MS);
+    }
+
+    #[test]
+    fn tokens_available_is_the_tightest_rule() {
+        let mut l = limiter(&[rule(10, SEC, 10, false), rule(100, 60 * SEC, 4, false)]);
+        assert_eq!(l.tokens_available(0), 4);
+        l.try_acquire(0, 0).unwrap();
+        assert_eq!(l.tokens_available(0), 3);
+        assert_eq!(l.rules[0].tokens(0), 9);
+    }
+
+    #[test]
+    fn strict_rule_limits_a_large_burst_to_the_window() {
+        // Burst 8 on a strict 5/s rule: the ring still allows only 5 per second.
+        let mut l = limiter(&[rule(5, SEC, 8, true)]);
+        assert_eq!(l.tokens_available(0), 5);
+        for _ in 0..5 {
+            assert_eq!(l.try_acquire(0, 0), Ok(0));
+        }
+        assert_eq!(l.tokens_available(0), 0);
+        assert_eq!(l.try_acquire(0, 0), Err(SEC));
+        assert_eq!(l.try_acquire(SEC - 1, 0), Err(SEC));
+        assert_eq!(l.try_acquire(SEC, SEC), Ok(SEC));
+    }
+
+    #[test]
+    fn strict_ring_uses_real_send_times() {
+        let mut l = limiter(&[rule(2, SEC, 2, true)]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        // Credited at 0 (demand since 0), but really sent at 700 ms.
+        assert_eq!(l.try_acquire(700 * MS, 0), Ok(0));
+        assert_eq!(l.try_acquire(700 * MS, 0), Err(SEC));
+        assert_eq!(l.try_acquire(SEC, 700 * MS), Ok(SEC));
+        // The ring now holds 700 ms and 1 s: next at 1.7 s.
+        assert_eq!(l.try_acquire(SEC, SEC), Err(1700 * MS));
+    }
+
+    #[test]
+    fn strict_randomized_sliding_window() {
+        let mut rng = StdRng::seed_from_u64(0x5eed_2024);
+        let configs = [
+            vec![rule(5, SEC, 5, true)],
+            vec![rule(5, SEC, 9, true)],
+            vec![rule(7, 300 * MS, 3, true), rule(50, 10 * SEC, 50, false)],
+            vec![rule(3, 1000, 3, true)],
+        ];
+        for rules in &configs {
+            let strict = rules[0];
+            let (m, w) = (strict.max_requests as usize, nanos(strict.window));
+            let mut l = limiter(rules);
+            let mut now: Nanos = 0;
+            let mut prev_credit = 0;
+            let mut sends = Vec::new();
+            for _ in 0..100_000 {
+                let demand_since = match rng.gen_range(0..3) {
+                    0 => now,
+                    1 => prev_credit.min(now),
+                    _ => rng.gen_range(prev_credit.min(now)..=now),
+                };
+                let before = snapshot(&l);
+                match l.try_acquire(now, demand_since) {
+                    Ok(c) => {
+                        assert!(c <= now && c >= demand_since);
+                        prev_credit = c;
+                        sends.push(now);
+                    }
+                    Err(t) => {
+                        assert!(t > now);
+                        assert_eq!(snapshot(&l), before);
+                        if rng.gen_bool(0.5) {
+                            // Calling at exactly the time given succeeds.
+                            now = t;
+                            let c = l.try_acquire(now, demand_since.min(now)).expect("ready at t");
+                            prev_credit = c;
+                            sends.push(now);
+                        }
+                    }
+                }
+                now += match rng.gen_range(0..4) {
+                    0 => 0,
+                    1 => rng.gen_range(0..w / 10 + 1),
+                    2 => rng.gen_range(0..w),
+                    _ => rng.gen_range(0..3 * w),
+                };
+            }
+            assert!(sends.len() > 10_000, "the run should send a lot ({})", sends.len());
+            // No half-open window [s, s + w) holds more than m sends.
+            for i in 0..sends.len().saturating_sub(m) {
+                assert!(
+                    sends[i + m] >= sends[i] + w,
+                    "{} sends within {w} ns from {}",
+                    m + 1,
+                    sends[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn huge_numbers_do_not_overflow() {
+        let mut l = limiter(&[
+            RateLimit {
+                max_requests: u32::MAX,
+                window: Duration::from_secs(u64::MAX),
+                burst: u32::MAX,
+                strict: false,
+            },
+            rule(u32::MAX, 1, 1, false),
+            rule(1, u64::MAX, 1, true),
+        ]);
+        let far = u64::MAX - 1;
+        assert_eq!(l.try_acquire(far, far), Ok(far));
+        assert_eq!(l.try_acquire(far, far), Err(u64::MAX));
+        assert_eq!(l.tokens_available(far), 0);
+    }
+
+    #[test]
+    fn zero_fields_are_clamped() {
+        let mut l = limiter(&[RateLimit {
+            max_requests: 0,
+            window: Duration::ZERO,
+            burst: 0,
+            strict: true,
+        }]);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(0, 0), Err(1));
+        assert_eq!(l.try_acquire(1, 1), Ok(1));
     }
 }
