@@ -47,13 +47,13 @@ impl Client {
             completion_thread: OnceLock::new(),
         });
         let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-            thread::Builder::new()
-                .name(name)
-                .spawn(f)
-                .map_err(|e| Error::new(ErrorKind::InvalidState, format!("could not start a thread: {e}")))
+            thread::Builder::new().name(name).spawn(f).map_err(|e| {
+                Error::new(ErrorKind::InvalidState, format!("could not start a thread: {e}"))
+            })
         };
         let mut threads = Vec::new();
-        let completion = spawn("rlc-completion".into(), Box::new(move || run_completions(completion_rx)))?;
+        let completion =
+            spawn("rlc-completion".into(), Box::new(move || run_completions(completion_rx)))?;
         let _ = shared.completion_thread.set(completion.thread().id());
         threads.push(completion);
         for i in 0..shared.config.workers {
@@ -92,7 +92,12 @@ impl Client {
         self.shared.enqueue(request, priority, callback)
     }
 
-    fn submit_boxed(&self, request: Request, priority: i32, callback: Callback) -> Result<RequestId> {
+    fn submit_boxed(
+        &self,
+        request: Request,
+        priority: i32,
+        callback: Callback,
+    ) -> Result<RequestId> {
         self.try_submit(request, priority, callback).map_err(|(e, _)| e)
     }
 
@@ -109,8 +114,7 @@ impl Client {
         self.submit(request, priority, move |_, result| {
             let _ = tx.send(result);
         })?;
-        rx.recv()
-            .unwrap_or_else(|_| Err(Error::new(ErrorKind::Panic, "the completion was lost")))
+        rx.recv().unwrap_or_else(|_| Err(Error::new(ErrorKind::Panic, "the completion was lost")))
     }
 
     /// Cancels a request: a queued one completes as cancelled at once; one in

@@ -1,7 +1,11 @@
 //! Client configuration: a plain builder whose setters validate at once, so a bad
 //! value is refused where it is given, with a sentence that says why.
 
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use ureq::tls::{Certificate, PemItem};
 
 use crate::error::{Error, Result};
 use crate::request::{validate_header_name, validate_header_value};
@@ -82,6 +86,8 @@ pub struct Config {
     pub(crate) default_headers: Vec<(String, String)>,
     pub(crate) max_response_bytes: u64,
     pub(crate) user_agent: String,
+    /// Trusted roots replacing the built-in Mozilla set, when given.
+    pub(crate) ca_roots: Option<Arc<Vec<Certificate<'static>>>>,
 }
 
 impl Default for Config {
@@ -97,6 +103,7 @@ impl Default for Config {
             default_headers: Vec::new(),
             max_response_bytes: 16 * 1024 * 1024,
             user_agent: concat!("rlc/", env!("CARGO_PKG_VERSION")).to_string(),
+            ca_roots: None,
         }
     }
 }
@@ -233,5 +240,31 @@ impl Config {
         validate_header_value(agent)?;
         self.user_agent = agent.to_string();
         Ok(self)
+    }
+
+    /// Trusts the certificates in this PEM bundle instead of the built-in Mozilla
+    /// roots (TLS is always verified; this only changes what it is verified against).
+    pub fn ca_bundle_pem(&mut self, pem: &[u8]) -> Result<&mut Self> {
+        let mut roots = Vec::new();
+        for item in ureq::tls::parse_pem(pem) {
+            match item {
+                Ok(PemItem::Certificate(cert)) => roots.push(cert),
+                Ok(_) => {}
+                Err(e) => return Err(Error::invalid(format!("CA bundle: {e}"))),
+            }
+        }
+        if roots.is_empty() {
+            return Err(Error::invalid("CA bundle: no certificate found in the PEM data"));
+        }
+        self.ca_roots = Some(Arc::new(roots));
+        Ok(self)
+    }
+
+    /// [`Config::ca_bundle_pem`] with the bundle read from a file.
+    pub fn ca_bundle_file(&mut self, path: impl AsRef<Path>) -> Result<&mut Self> {
+        let path = path.as_ref();
+        let pem = std::fs::read(path)
+            .map_err(|e| Error::invalid(format!("CA bundle {}: {e}", path.display())))?;
+        self.ca_bundle_pem(&pem)
     }
 }

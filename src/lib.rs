@@ -11,8 +11,8 @@
 
 pub mod backoff;
 pub mod breaker;
-pub mod clock;
 mod client;
+pub mod clock;
 pub mod config;
 mod error;
 pub mod ffi;

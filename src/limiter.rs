@@ -71,7 +71,7 @@ impl Rule {
             burst,
             tolerance: (burst - 1) * window,
             tat: 0,
-            ring: limit.strict.then(|| VecDeque::with_capacity(max as usize)),
+            ring: limit.strict.then(|| VecDeque::with_capacity((max as usize).min(1024))),
             window_ns,
         }
     }

@@ -234,7 +234,12 @@ impl MetricsSnapshot {
                 let _ = writeln!(out, "rlc_{name}{labels} {value}");
             }
         };
-        metric("requests_submitted_total", "counter", "Requests accepted.", &[("", self.submitted)]);
+        metric(
+            "requests_submitted_total",
+            "counter",
+            "Requests accepted.",
+            &[("", self.submitted)],
+        );
         metric(
             "requests_completed_total",
             "counter",
@@ -251,9 +256,19 @@ impl MetricsSnapshot {
                 ("{outcome=\"other_error\"}", self.other_errors),
             ],
         );
-        metric("queue_full_total", "counter", "Submits refused with a full queue.", &[("", self.queue_full)]);
+        metric(
+            "queue_full_total",
+            "counter",
+            "Submits refused with a full queue.",
+            &[("", self.queue_full)],
+        );
         metric("retries_total", "counter", "Retry attempts scheduled.", &[("", self.retries)]);
-        metric("server_pauses_total", "counter", "Pauses asked for by the server.", &[("", self.server_pauses)]);
+        metric(
+            "server_pauses_total",
+            "counter",
+            "Pauses asked for by the server.",
+            &[("", self.server_pauses)],
+        );
         metric(
             "breaker_transitions_total",
             "counter",
@@ -268,7 +283,12 @@ impl MetricsSnapshot {
             "0 closed, 1 open, 2 half-open.",
             &[("", self.breaker_state as u64)],
         );
-        metric("paused_milliseconds", "gauge", "Time left of a server-requested pause.", &[("", self.paused_ms)]);
+        metric(
+            "paused_milliseconds",
+            "gauge",
+            "Time left of a server-requested pause.",
+            &[("", self.paused_ms)],
+        );
         let quantiles = |p50: u64, p90: u64, p99: u64| {
             [("{quantile=\"0.5\"}", p50), ("{quantile=\"0.9\"}", p90), ("{quantile=\"0.99\"}", p99)]
         };

@@ -38,6 +38,7 @@ pub(crate) fn classify_ureq_error(err: ureq::Error, before_response: bool) -> Er
         U::Timeout(t) => (ErrorKind::Timeout, format!("timed out ({t})")),
         U::HostNotFound => (ErrorKind::Connect, "host not found".to_string()),
         U::ConnectionFailed => (ErrorKind::Connect, "connection failed".to_string()),
+        U::Io(io) if is_tls_failure(io) => (ErrorKind::Tls, format!("TLS failed: {io}")),
         U::Io(io) => match io.kind() {
             Io::TimedOut | Io::WouldBlock => (ErrorKind::Timeout, format!("timed out: {io}")),
             Io::ConnectionRefused => (ErrorKind::Connect, format!("connection refused: {io}")),
@@ -48,10 +49,9 @@ pub(crate) fn classify_ureq_error(err: ureq::Error, before_response: bool) -> Er
             }
             _ => (ErrorKind::Io, format!("connection broke: {io}")),
         },
-        U::BodyExceedsLimit(limit) => (
-            ErrorKind::BodyTooLarge,
-            format!("response body exceeds the limit of {limit} bytes"),
-        ),
+        U::BodyExceedsLimit(limit) => {
+            (ErrorKind::BodyTooLarge, format!("response body exceeds the limit of {limit} bytes"))
+        }
         U::Tls(_) | U::Rustls(_) | U::Pem(_) | U::TlsRequired => {
             (ErrorKind::Tls, format!("TLS failed: {err}"))
         }
@@ -64,6 +64,11 @@ pub(crate) fn classify_ureq_error(err: ureq::Error, before_response: bool) -> Er
         _ => (ErrorKind::Io, format!("HTTP failure: {err}")),
     };
     Error::new(kind, what)
+}
+
+/// rustls reports handshake and certificate failures inside I/O errors.
+fn is_tls_failure(io: &std::io::Error) -> bool {
+    io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
 }
 
 #[cfg(test)]

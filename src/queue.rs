@@ -8,20 +8,19 @@ use std::collections::BinaryHeap;
 
 use crate::clock::Nanos;
 
-/// A request's place in the ready heap.
+/// A request's place in the ready heap. Ids are handed out in submission order, so
+/// the id doubles as the FIFO sequence number, and a retry keeps its place among
+/// equals because it keeps its id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ReadyKey {
     pub priority: i32,
-    pub seq: u64,
     pub id: u64,
 }
 
 impl Ord for ReadyKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        // Higher priority first; among equals, lower sequence (earlier submit) first.
-        self.priority
-            .cmp(&other.priority)
-            .then_with(|| other.seq.cmp(&self.seq))
+        // Higher priority first; among equals, the earlier submit first.
+        self.priority.cmp(&other.priority).then_with(|| other.id.cmp(&self.id))
     }
 }
 
@@ -50,8 +49,8 @@ impl ReadyQueue {
         self.heap.pop()
     }
 
-    pub fn len(&self) -> usize {
-        self.heap.len()
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
     }
 
     pub fn drain(&mut self) -> impl Iterator<Item = ReadyKey> + '_ {
@@ -59,24 +58,16 @@ impl ReadyQueue {
     }
 }
 
-/// Retries waiting for their not-before time, earliest first.
+/// Retries waiting for their not-before time, earliest first (then by id, so equal
+/// times come out in a fixed order).
 #[derive(Debug, Default)]
 pub(crate) struct DelayQueue {
-    heap: BinaryHeap<Reverse<(Nanos, u64, ReadyKeyOrd)>>,
-}
-
-/// A [`ReadyKey`] stored in the delay heap; ordered only to make tuples comparable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct ReadyKeyOrd {
-    seq: u64,
-    id: u64,
-    priority: i32,
+    heap: BinaryHeap<Reverse<(Nanos, u64, i32)>>,
 }
 
 impl DelayQueue {
     pub fn push(&mut self, not_before: Nanos, key: ReadyKey) {
-        let stored = ReadyKeyOrd { seq: key.seq, id: key.id, priority: key.priority };
-        self.heap.push(Reverse((not_before, key.seq, stored)));
+        self.heap.push(Reverse((not_before, key.id, key.priority)));
     }
 
     /// The earliest not-before time, if any.
@@ -86,23 +77,20 @@ impl DelayQueue {
 
     /// Takes the next entry whose time has come by `now`.
     pub fn pop_due(&mut self, now: Nanos) -> Option<ReadyKey> {
-        match self.heap.peek() {
-            Some(Reverse((t, _, _))) if *t <= now => {
-                let Reverse((_, _, k)) = self.heap.pop()?;
-                Some(ReadyKey { priority: k.priority, seq: k.seq, id: k.id })
-            }
-            _ => None,
+        if self.next_due()? > now {
+            return None;
         }
+        let Reverse((_, id, priority)) = self.heap.pop()?;
+        Some(ReadyKey { priority, id })
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
     pub fn drain(&mut self) -> impl Iterator<Item = ReadyKey> + '_ {
-        self.heap
-            .drain()
-            .map(|Reverse((_, _, k))| ReadyKey { priority: k.priority, seq: k.seq, id: k.id })
+        self.heap.drain().map(|Reverse((_, id, priority))| ReadyKey { priority, id })
     }
 }
 
@@ -110,8 +98,8 @@ impl DelayQueue {
 mod tests {
     use super::*;
 
-    fn key(priority: i32, seq: u64) -> ReadyKey {
-        ReadyKey { priority, seq, id: seq + 1000 }
+    fn key(priority: i32, id: u64) -> ReadyKey {
+        ReadyKey { priority, id }
     }
 
     #[test]
@@ -121,18 +109,30 @@ mod tests {
             q.push(key(p, s));
         }
         let order: Vec<(i32, u64)> =
-            std::iter::from_fn(|| q.pop()).map(|k| (k.priority, k.seq)).collect();
+            std::iter::from_fn(|| q.pop()).map(|k| (k.priority, k.id)).collect();
         assert_eq!(order, vec![(100, 1), (100, 4), (50, 3), (50, 6), (1, 0), (1, 2), (-5, 5)]);
     }
 
     #[test]
     fn fifo_among_equals_over_many() {
         let mut q = ReadyQueue::default();
-        for s in (0..10_000).rev().step_by(2).chain((0..10_000).step_by(2).map(|s| s + 1)) {
+        let evens_backwards = (0..5_000u64).rev().map(|s| s * 2);
+        let odds = (0..5_000u64).map(|s| s * 2 + 1);
+        for s in evens_backwards.chain(odds) {
             q.push(key(7, s));
         }
-        let seqs: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|k| k.seq).collect();
-        assert_eq!(seqs, (0..10_000).collect::<Vec<_>>());
+        let ids: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|k| k.id).collect();
+        assert_eq!(ids, (0..10_000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn extreme_priorities_order_correctly() {
+        let mut q = ReadyQueue::default();
+        for (p, s) in [(0, 0), (i32::MIN, 1), (i32::MAX, 2), (-1, 3)] {
+            q.push(key(p, s));
+        }
+        let order: Vec<i32> = std::iter::from_fn(|| q.pop()).map(|k| k.priority).collect();
+        assert_eq!(order, vec![i32::MAX, 0, -1, i32::MIN]);
     }
 
     #[test]
@@ -143,10 +143,10 @@ mod tests {
         d.push(200, key(5, 3));
         assert_eq!(d.next_due(), Some(100));
         assert_eq!(d.pop_due(99), None);
-        assert_eq!(d.pop_due(100).map(|k| (k.priority, k.seq)), Some((9, 2)));
-        assert_eq!(d.pop_due(250).map(|k| k.seq), Some(3));
+        assert_eq!(d.pop_due(100), Some(key(9, 2)));
+        assert_eq!(d.pop_due(250), Some(key(5, 3)));
         assert_eq!(d.pop_due(250), None);
         assert_eq!(d.len(), 1);
-        assert_eq!(d.drain().count(), 1);
+        assert_eq!(d.drain().collect::<Vec<_>>(), vec![key(1, 1)]);
     }
 }

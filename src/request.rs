@@ -35,7 +35,9 @@ impl Request {
             return Err(Error::invalid("a path must start with '/' (or give an absolute URL)"));
         }
         if path_or_url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(Error::invalid("path or URL must not contain spaces or control characters"));
+            return Err(Error::invalid(
+                "path or URL must not contain spaces or control characters",
+            ));
         }
         Ok(Request {
             method: method.to_ascii_uppercase(),
@@ -114,8 +116,7 @@ impl Request {
 }
 
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// A header name must be an HTTP token.
@@ -150,9 +151,7 @@ pub(crate) fn validate_absolute_url(url: &str) -> Result<()> {
     if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(Error::invalid("URL must not contain spaces or control characters"));
     }
-    url.parse::<ureq::http::Uri>()
-        .map(|_| ())
-        .map_err(|_| Error::invalid("URL is malformed"))
+    url.parse::<ureq::http::Uri>().map(|_| ()).map_err(|_| Error::invalid("URL is malformed"))
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ impl Shared {
         }
         let id = core.next_id;
         core.next_id += 1;
-        let key = ReadyKey { priority, seq: id, id };
+        let key = ReadyKey { priority, id };
         let deadline = request.deadline.map(|d| now.saturating_add(nanos(d)));
         if let Some(d) = deadline {
             core.deadlines.push(Reverse((d, id)));
@@ -214,7 +214,7 @@ impl Shared {
             deadline,
             probe: false,
         };
-        let was_idle = core.ready.len() == 0;
+        let was_idle = core.ready.is_empty();
         core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
         core.ready.push(key);
         core.queued += 1;
@@ -253,11 +253,13 @@ impl Shared {
         if !core.closing {
             core.closing = true;
             let core = &mut *core;
-            let ids: Vec<u64> = core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
+            let ids: Vec<u64> =
+                core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
             core.deadlines.clear();
             for id in ids {
                 if let Some(job) = core.take_queued(id) {
-                    let err = Error::new(ErrorKind::Shutdown, "the client shut down before sending");
+                    let err =
+                        Error::new(ErrorKind::Shutdown, "the client shut down before sending");
                     self.finish(job, Err(err), now);
                 }
             }
@@ -375,7 +377,8 @@ impl Shared {
             }
             core.deadlines.pop();
             if let Some(job) = core.take_queued(id) {
-                let err = Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
+                let err =
+                    Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
                 self.finish(job, Err(err), now);
             }
         }

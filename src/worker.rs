@@ -30,7 +30,14 @@ pub(crate) fn run_worker(shared: Arc<Shared>, jobs: Receiver<WorkerMsg>) {
 /// busy workers reconnect).
 pub(crate) fn build_agent(config: &crate::Config) -> ureq::Agent {
     let workers = config.workers as usize;
-    ureq::Agent::config_builder()
+    let mut builder = ureq::Agent::config_builder();
+    if let Some(roots) = &config.ca_roots {
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(ureq::tls::RootCerts::Specific(roots.clone()))
+            .build();
+        builder = builder.tls_config(tls);
+    }
+    builder
         .http_status_as_error(false)
         .allow_non_standard_methods(true)
         .timeout_global(Some(config.timeout))

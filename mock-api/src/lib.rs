@@ -92,24 +92,22 @@ impl MockApi {
         let (shutdown, rx) = watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let app_state = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("mock-api".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .thread_name("mock-api-worker")
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                rt.block_on(serve(listener, app_state, rx, ready_tx));
-                rt.shutdown_timeout(Duration::from_millis(100));
-            })?;
+        let thread = std::thread::Builder::new().name("mock-api".into()).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("mock-api-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(serve(listener, app_state, rx, ready_tx));
+            rt.shutdown_timeout(Duration::from_millis(100));
+        })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -121,12 +119,7 @@ impl MockApi {
                 return Err(std::io::Error::other("mock-api server thread died"));
             }
         }
-        Ok(MockApi {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            thread: Some(thread),
-        })
+        Ok(MockApi { addr, shared, shutdown: Some(shutdown), thread: Some(thread) })
     }
 
     /// The address the server listens on.
@@ -174,9 +167,7 @@ impl Drop for MockApi {
 
 impl std::fmt::Debug for MockApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockApi")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("MockApi").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -199,9 +190,8 @@ async fn serve(
         }
     };
     let app = Router::new().fallback(routes::handle).with_state(shared);
-    let server = axum::serve(listener, app)
-        .tcp_nodelay(true)
-        .with_graceful_shutdown(wait_stop(rx.clone()));
+    let server =
+        axum::serve(listener, app).tcp_nodelay(true).with_graceful_shutdown(wait_stop(rx.clone()));
     let _ = ready.send(Ok(()));
     tokio::select! {
         _ = std::future::IntoFuture::into_future(server) => {}

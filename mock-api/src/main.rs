@@ -23,20 +23,14 @@ struct Args {
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut out = Args {
-        opts: MockOptions::default(),
-        exit_on_stdin_eof: false,
-    };
+    let mut out = Args { opts: MockOptions::default(), exit_on_stdin_eof: false };
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
             _ => (arg.clone(), None),
         };
         let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| args.next())
-                .ok_or(format!("{name} needs a value"))
+            inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"))
         };
         match flag.as_str() {
             "--port" => {
@@ -70,12 +64,10 @@ async fn stdin_eof(enabled: bool) {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     // A plain (detached) thread: tokio's stdin would keep the runtime from
     // shutting down while blocked in a read.
-    let spawned = std::thread::Builder::new()
-        .name("stdin-watch".into())
-        .spawn(move || {
-            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
-            let _ = tx.send(());
-        });
+    let spawned = std::thread::Builder::new().name("stdin-watch".into()).spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+        let _ = tx.send(());
+    });
     if spawned.is_ok() {
         let _ = rx.await;
     } else {
@@ -91,10 +83,7 @@ async fn announce_and_wait(url: &str, exit_on_stdin_eof: bool) -> std::io::Resul
     #[cfg(unix)]
     let (mut term, mut int) = {
         use tokio::signal::unix::{signal, SignalKind};
-        (
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-        )
+        (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
     };
     let mut out = std::io::stdout().lock();
     // A vanished reader is not a reason to stop serving.
@@ -126,10 +115,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rlc-mock-api: cannot create runtime: {e}");

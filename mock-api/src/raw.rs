@@ -46,9 +46,7 @@ impl RawServer {
     /// If no port can be bound or the thread cannot be spawned.
     pub fn start(behaviour: RawBehaviour) -> RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("raw server: bind");
-        listener
-            .set_nonblocking(true)
-            .expect("raw server: set_nonblocking");
+        listener.set_nonblocking(true).expect("raw server: set_nonblocking");
         let addr = listener.local_addr().expect("raw server: local_addr");
         let stop = Arc::new(AtomicBool::new(false));
         let connections = Arc::new(AtomicU64::new(0));
@@ -57,12 +55,7 @@ impl RawServer {
             .name("mock-raw-accept".into())
             .spawn(move || accept_loop(listener, behaviour, s, c))
             .expect("raw server: spawn");
-        RawServer {
-            addr,
-            stop,
-            connections,
-            thread: Some(thread),
-        }
+        RawServer { addr, stop, connections, thread: Some(thread) }
     }
 
     /// The address the server listens on.
@@ -97,9 +90,7 @@ impl Drop for RawServer {
 
 impl std::fmt::Debug for RawServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawServer")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("RawServer").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -171,10 +162,7 @@ fn handle(mut stream: TcpStream, behaviour: RawBehaviour, stop: &AtomicBool) {
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-    )
+    matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted)
 }
 
 /// Reads until the end of the request head (`\r\n\r\n`), EOF, error, stop or

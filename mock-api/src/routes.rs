@@ -20,52 +20,30 @@ const MAX_BYTES: usize = 256 << 20;
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let path = req.uri().path().to_string();
     if path == "/__stats" {
-        return respond(
-            StatusCode::OK,
-            shared.stats_json(),
-            &[(CONTENT_TYPE, "application/json")],
-        );
+        return respond(StatusCode::OK, shared.stats_json(), &[(CONTENT_TYPE, "application/json")]);
     }
-    let path_and_query = req
-        .uri()
-        .path_and_query()
-        .map_or_else(|| path.clone(), |p| p.as_str().to_string());
-    let tag = req
-        .headers()
-        .get("x-tag")
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let path_and_query =
+        req.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_string());
+    let tag =
+        req.headers().get("x-tag").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let (ticket, limit) = shared.arrive(req.method().as_str(), &path_and_query, &path, tag);
 
     let resp = match limit {
-        Limit::Rejected {
-            max,
-            retry_after,
-            window_secs,
-        } => {
+        Limit::Rejected { max, retry_after, window_secs } => {
             let mut r = text(StatusCode::TOO_MANY_REQUESTS, "rate limited");
             let h = r.headers_mut();
             h.insert(RETRY_AFTER, HeaderValue::from(retry_after));
             h.insert("ratelimit-policy", hv(&format!("{max};w={window_secs}")));
-            h.insert(
-                "ratelimit",
-                hv(&format!("limit={max}, remaining=0, reset={retry_after}")),
-            );
+            h.insert("ratelimit", hv(&format!("limit={max}, remaining=0, reset={retry_after}")));
             r
         }
-        Limit::Accepted {
-            max,
-            remaining,
-            reset,
-            window_secs,
-        } => {
+        Limit::Accepted { max, remaining, reset, window_secs } => {
             let mut r = route(&shared, req).await;
             let h = r.headers_mut();
             h.insert("ratelimit-policy", hv(&format!("{max};w={window_secs}")));
             h.insert(
                 "ratelimit",
-                hv(&format!(
-                    "limit={max}, remaining={remaining}, reset={reset}"
-                )),
+                hv(&format!("limit={max}, remaining={remaining}, reset={reset}")),
             );
             r
         }
@@ -99,11 +77,7 @@ async fn route(shared: &Shared, req: Request) -> Response {
         ["bytes", n] => match n.parse::<usize>() {
             Ok(n) if n <= MAX_BYTES => {
                 let body: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
-                respond(
-                    StatusCode::OK,
-                    body,
-                    &[(CONTENT_TYPE, "application/octet-stream")],
-                )
+                respond(StatusCode::OK, body, &[(CONTENT_TYPE, "application/octet-stream")])
             }
             _ => bad_request("bad byte count"),
         },
@@ -117,10 +91,9 @@ async fn route(shared: &Shared, req: Request) -> Response {
         }
         ["ratelimit-headers"] => {
             let mut r = text(StatusCode::OK, "ok");
-            for (param, name) in [
-                ("remaining", "x-ratelimit-remaining"),
-                ("reset", "x-ratelimit-reset"),
-            ] {
+            for (param, name) in
+                [("remaining", "x-ratelimit-remaining"), ("reset", "x-ratelimit-reset")]
+            {
                 if let Some(v) = query_param(&query, param) {
                     match HeaderValue::from_str(&v) {
                         Ok(v) => {
@@ -254,8 +227,7 @@ fn respond(
     let mut r = Response::new(body.into());
     *r.status_mut() = status;
     for (name, value) in headers {
-        r.headers_mut()
-            .insert(name.clone(), HeaderValue::from_static(value));
+        r.headers_mut().insert(name.clone(), HeaderValue::from_static(value));
     }
     r
 }

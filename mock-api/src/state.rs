@@ -50,18 +50,9 @@ pub(crate) enum Limit {
     /// No rate limit configured.
     None,
     /// Accepted; `remaining` slots left, oldest slot frees in `reset` seconds.
-    Accepted {
-        max: u32,
-        remaining: u32,
-        reset: u64,
-        window_secs: u64,
-    },
+    Accepted { max: u32, remaining: u32, reset: u64, window_secs: u64 },
     /// Rejected; a slot frees in `retry_after` seconds.
-    Rejected {
-        max: u32,
-        retry_after: u64,
-        window_secs: u64,
-    },
+    Rejected { max: u32, retry_after: u64, window_secs: u64 },
 }
 
 /// Handle on a recorded arrival, used to fill in its status later.
@@ -97,11 +88,7 @@ fn ceil_secs(d: Duration) -> u64 {
 
 impl Shared {
     pub(crate) fn new(rate_limit: Option<(u32, Duration)>) -> Shared {
-        Shared {
-            start: Instant::now(),
-            rate_limit,
-            inner: Mutex::new(Inner::default()),
-        }
+        Shared { start: Instant::now(), rate_limit, inner: Mutex::new(Inner::default()) }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -123,11 +110,7 @@ impl Shared {
         let limit = match self.rate_limit {
             None => Limit::None,
             Some((max, window)) => {
-                while g
-                    .window
-                    .front()
-                    .is_some_and(|&t| now.saturating_sub(t) >= window)
-                {
+                while g.window.front().is_some_and(|&t| now.saturating_sub(t) >= window) {
                     g.window.pop_front();
                 }
                 let window_secs = ceil_secs(window);
@@ -136,11 +119,7 @@ impl Shared {
                     None => window_secs.max(1),
                 };
                 if g.window.len() as u64 >= u64::from(max) {
-                    Limit::Rejected {
-                        max,
-                        retry_after: frees_in(g.window.front()),
-                        window_secs,
-                    }
+                    Limit::Rejected { max, retry_after: frees_in(g.window.front()), window_secs }
                 } else {
                     g.window.push_back(now);
                     let remaining = max - g.window.len() as u32;
@@ -159,10 +138,7 @@ impl Shared {
             g.rejected_429 += 1;
         }
         *g.by_path.entry(path.to_string()).or_insert(0) += 1;
-        let ticket = Ticket {
-            generation: g.generation,
-            index: g.records.len(),
-        };
+        let ticket = Ticket { generation: g.generation, index: g.records.len() };
         g.records.push(Record {
             arrival: Arrival {
                 at: now,
@@ -200,22 +176,15 @@ impl Shared {
     pub(crate) fn reset(&self) {
         let mut g = self.lock();
         let generation = g.generation + 1;
-        *g = Inner {
-            generation,
-            ..Inner::default()
-        };
+        *g = Inner { generation, ..Inner::default() };
     }
 
     fn max_in_window(&self, g: &Inner) -> u64 {
         let Some((_, window)) = self.rate_limit else {
             return 0;
         };
-        let times: Vec<Duration> = g
-            .records
-            .iter()
-            .filter(|r| r.accepted)
-            .map(|r| r.arrival.at)
-            .collect();
+        let times: Vec<Duration> =
+            g.records.iter().filter(|r| r.accepted).map(|r| r.arrival.at).collect();
         // `times` is sorted (recorded under the lock with a monotonic clock).
         let mut best = 0usize;
         let mut lo = 0usize;
@@ -275,10 +244,7 @@ mod tests {
         ));
         assert!(matches!(
             s.arrive("GET", "/ok", "/ok", None).1,
-            Limit::Rejected {
-                retry_after: 60,
-                ..
-            }
+            Limit::Rejected { retry_after: 60, .. }
         ));
         let st = s.stats();
         assert_eq!((st.received, st.rejected_429, st.max_in_window), (3, 1, 2));

@@ -32,11 +32,7 @@ fn got(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Got {
 }
 
 fn header<'a>(g: &'a Got, name: &str) -> Vec<&'a str> {
-    g.headers
-        .get_all(name)
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .collect()
+    g.headers.get_all(name).iter().map(|v| v.to_str().unwrap()).collect()
 }
 
 #[test]
@@ -51,11 +47,7 @@ fn routes() {
     assert_eq!(got(a.delete(format!("{u}/ok")).call()).status, 200);
 
     let body: Vec<u8> = (0..=255u8).collect();
-    let g = got(a
-        .post(format!("{u}/echo"))
-        .header("x-a", "1")
-        .header("x-a", "2")
-        .send(&body[..]));
+    let g = got(a.post(format!("{u}/echo")).header("x-a", "1").header("x-a", "2").send(&body[..]));
     assert_eq!(g.status, 200);
     assert_eq!(g.body, body);
     assert_eq!(header(&g, "x-method"), ["POST"]);
@@ -65,15 +57,9 @@ fn routes() {
     assert_eq!((g.status, header(&g, "retry-after")), (418, vec!["7"]));
     assert_eq!(got(a.get(format!("{u}/status/600")).call()).status, 400);
     assert_eq!(got(a.get(format!("{u}/status/x")).call()).status, 400);
-    let g = got(a
-        .get(format!(
-            "{u}/down?retry_after=Wed,%2021%20Oct%202015%2007:28:00%20GMT"
-        ))
-        .call());
-    assert_eq!(
-        (g.status, header(&g, "retry-after")),
-        (503, vec!["Wed, 21 Oct 2015 07:28:00 GMT"])
-    );
+    let g =
+        got(a.get(format!("{u}/down?retry_after=Wed,%2021%20Oct%202015%2007:28:00%20GMT")).call());
+    assert_eq!((g.status, header(&g, "retry-after")), (503, vec!["Wed, 21 Oct 2015 07:28:00 GMT"]));
 
     for _ in 0..2 {
         let g = got(a.get(format!("{u}/flaky/k/2?retry_after=1")).call());
@@ -84,14 +70,8 @@ fn routes() {
         (g.status, &g.body[..], g.headers.contains_key("retry-after")),
         (200, &b"ok after 2"[..], false)
     );
-    assert_eq!(
-        got(a.get(format!("{u}/flaky/other/1?status=500")).call()).status,
-        500
-    );
-    assert_eq!(
-        got(a.get(format!("{u}/flaky/other/1?status=500")).call()).status,
-        200
-    );
+    assert_eq!(got(a.get(format!("{u}/flaky/other/1?status=500")).call()).status, 500);
+    assert_eq!(got(a.get(format!("{u}/flaky/other/1?status=500")).call()).status, 200);
 
     let t = Instant::now();
     assert_eq!(got(a.get(format!("{u}/slow/60")).call()).status, 200);
@@ -99,25 +79,16 @@ fn routes() {
 
     let g = got(a.get(format!("{u}/bytes/1000")).call());
     assert_eq!(g.body.len(), 1000);
-    assert!(g
-        .body
-        .iter()
-        .enumerate()
-        .all(|(i, &b)| b as usize == i % 251));
+    assert!(g.body.iter().enumerate().all(|(i, &b)| b as usize == i % 251));
 
     let g = got(a.get(format!("{u}/headers")).call());
     assert_eq!(header(&g, "x-one"), ["1"]);
     assert_eq!(header(&g, "x-multi"), ["a", "b"]);
     assert_eq!(header(&g, "content-type"), ["text/plain"]);
 
-    let g = got(a
-        .get(format!("{u}/ratelimit-headers?remaining=4&reset=9"))
-        .call());
+    let g = got(a.get(format!("{u}/ratelimit-headers?remaining=4&reset=9")).call());
     assert_eq!(
-        (
-            header(&g, "x-ratelimit-remaining"),
-            header(&g, "x-ratelimit-reset")
-        ),
+        (header(&g, "x-ratelimit-remaining"), header(&g, "x-ratelimit-reset")),
         (vec!["4"], vec!["9"])
     );
     assert_eq!(got(a.get(format!("{u}/nope")).call()).status, 404);
@@ -126,14 +97,8 @@ fn routes() {
     assert_eq!(st.received, 17);
     assert_eq!(st.rejected_429, 0);
     assert_eq!(st.max_in_window, 0);
-    assert_eq!(
-        (st.arrivals[0].method.as_str(), st.arrivals[0].path.as_str()),
-        ("GET", "/ok")
-    );
-    assert_eq!(
-        (st.arrivals[0].status, st.arrivals[0].tag.as_deref()),
-        (200, Some("t1"))
-    );
+    assert_eq!((st.arrivals[0].method.as_str(), st.arrivals[0].path.as_str()), ("GET", "/ok"));
+    assert_eq!((st.arrivals[0].status, st.arrivals[0].tag.as_deref()), (200, Some("t1")));
     assert_eq!(st.arrivals[3].path, "/status/418?retry_after=7");
     assert!(st.arrivals.windows(2).all(|w| w[0].at <= w[1].at));
 
@@ -146,27 +111,18 @@ fn routes() {
 
     api.reset_stats();
     assert_eq!(api.stats().received, 0);
-    assert_eq!(
-        got(a.get(format!("{u}/flaky/k/2")).call()).status,
-        503,
-        "flaky counters reset"
-    );
+    assert_eq!(got(a.get(format!("{u}/flaky/k/2")).call()).status, 503, "flaky counters reset");
     api.stop();
 }
 
 #[test]
 fn rate_limit() {
-    let api = MockApi::start(MockOptions {
-        port: 0,
-        rate_limit: Some((3, Duration::from_secs(2))),
-    });
+    let api =
+        MockApi::start(MockOptions { port: 0, rate_limit: Some((3, Duration::from_secs(2))) });
     let a = agent(Duration::from_secs(5));
     let mut statuses = Vec::new();
     for i in 0..5 {
-        let g = got(a
-            .get(format!("{}/ok", api.url()))
-            .header("x-tag", i.to_string())
-            .call());
+        let g = got(a.get(format!("{}/ok", api.url())).header("x-tag", i.to_string()).call());
         statuses.push(g.status);
         if i == 0 {
             assert_eq!(header(&g, "ratelimit"), ["limit=3, remaining=2, reset=2"]);
@@ -183,10 +139,7 @@ fn rate_limit() {
     assert_eq!(st.arrivals[3].status, 429);
     assert_eq!(st.arrivals[3].tag.as_deref(), Some("3"));
     // /__stats is exempt from the limit.
-    assert_eq!(
-        got(a.get(format!("{}/__stats", api.url())).call()).status,
-        200
-    );
+    assert_eq!(got(a.get(format!("{}/__stats", api.url())).call()).status, 200);
 }
 
 #[test]
@@ -199,19 +152,13 @@ fn raw_behaviours() {
         RawBehaviour::Hang,
     ] {
         let s = RawServer::start(b);
-        let res = a
-            .get(format!("{}/x", s.url()))
-            .call()
-            .and_then(|mut r| r.body_mut().read_to_vec());
+        let res =
+            a.get(format!("{}/x", s.url())).call().and_then(|mut r| r.body_mut().read_to_vec());
         assert!(res.is_err(), "{b:?}: {res:?}");
         assert!(s.connections() >= 1, "{b:?}");
         let t = Instant::now();
         s.stop();
-        assert!(
-            t.elapsed() < Duration::from_secs(1),
-            "{b:?} stop took {:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(1), "{b:?} stop took {:?}", t.elapsed());
     }
 }
 
@@ -226,17 +173,9 @@ fn binary() {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect(&line)
-            .to_string();
-        let g = got(agent(Duration::from_secs(5))
-            .get(format!("{url}/ok"))
-            .call());
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("listening on ").expect(&line).to_string();
+        let g = got(agent(Duration::from_secs(5)).get(format!("{url}/ok")).call());
         assert_eq!(header(&g, "ratelimit"), ["limit=20, remaining=19, reset=1"]);
         child
     };
@@ -257,10 +196,7 @@ fn binary() {
     assert!(wait(&mut c).success());
 
     let mut c = spawn(&[]);
-    let killed = Command::new("kill")
-        .args(["-TERM", &c.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &c.id().to_string()]).status().unwrap();
     assert!(killed.success());
     assert!(wait(&mut c).success());
 }
@@ -270,25 +206,14 @@ fn stop_cuts_off_slow_requests() {
     let api = MockApi::start(MockOptions::default());
     let url = format!("{}/slow/10000", api.url());
     let client = std::thread::spawn(move || {
-        agent(Duration::from_secs(20))
-            .get(url)
-            .call()
-            .map(|r| r.status())
+        agent(Duration::from_secs(20)).get(url).call().map(|r| r.status())
     });
     while api.stats().received == 0 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(
-        api.stats().arrivals[0].status,
-        0,
-        "status unknown while in flight"
-    );
+    assert_eq!(api.stats().arrivals[0].status, 0, "status unknown while in flight");
     let t = Instant::now();
     api.stop();
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "stop took {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "stop took {:?}", t.elapsed());
     assert!(client.join().unwrap().is_err());
 }
