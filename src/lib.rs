@@ -8,6 +8,26 @@
 //! The rules about time (limiter, breaker, backoff) are plain structs that take the
 //! time as an argument; the scheduler thread is the only place that decides what goes
 //! next and when.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! let mut config = rlc::Config::new();
+//! config.base_url("https://api.example.com")?.rate_limit(10, Duration::from_secs(1))?;
+//! let client = rlc::Client::new(config)?;
+//!
+//! // Blocking: submit and wait.
+//! let response = client.send(rlc::Request::new("GET", "/users/1")?, 0)?;
+//! println!("{} after {} attempt(s)", response.status(), response.attempts());
+//!
+//! // Asynchronous: the callback runs once, on the client's completion thread.
+//! client.submit(rlc::Request::new("GET", "/urgent")?, 100, |id, result| match result {
+//!     Ok(response) => println!("request {id}: {}", response.status()),
+//!     Err(e) => eprintln!("request {id}: {e}"),
+//! })?;
+//! client.close(); // delivers every callback, then joins the threads
+//! # Ok::<(), rlc::Error>(())
+//! ```
 
 pub mod backoff;
 pub mod breaker;
@@ -21,6 +41,7 @@ pub mod metrics;
 mod outcome;
 mod queue;
 mod request;
+mod resolver;
 mod response;
 mod scheduler;
 mod worker;

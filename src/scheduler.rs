@@ -317,6 +317,22 @@ impl Shared {
     /// Dispatches everything that may go now; says how long to wait for the rest.
     fn schedule(&self, core: &mut Core) -> Wait {
         loop {
+            match self.next_job(core) {
+                Ok(job) => {
+                    let _ = self.dispatch.send(WorkerMsg::Run(job));
+                }
+                Err(wait) => return wait,
+            }
+        }
+    }
+
+    /// The one decision of what goes next: the best ready request, if the breaker,
+    /// a free worker, the server's pause and the limiter all let it go now. Requests
+    /// the open breaker rejects are completed on the way. The scheduler thread calls
+    /// this to feed the workers; a worker that has just finished an attempt calls it
+    /// too, under the same lock, to take its next job without two thread hand-offs.
+    fn next_job(&self, core: &mut Core) -> Result<Box<Job>, Wait> {
+        loop {
             let now = self.clock.now();
             self.expire_deadlines(core, now);
             while let Some(key) = core.delayed.pop_due(now) {
@@ -324,7 +340,7 @@ impl Shared {
             }
             let Some(head) = core.live_head() else {
                 core.demand_since = None;
-                return Wait::Event;
+                return Err(Wait::Event);
             };
             match core.breaker.peek(now) {
                 Admission::Reject => {
@@ -336,37 +352,33 @@ impl Shared {
                 }
                 Admission::Wait => {
                     core.demand_since = None;
-                    return Wait::Event;
+                    return Err(Wait::Event);
                 }
                 Admission::Allow { .. } => {}
             }
             if core.in_flight >= self.config.workers as usize {
                 core.demand_since = None;
-                return Wait::Event;
+                return Err(Wait::Event);
             }
             if core.paused_until > now {
                 core.demand_since = None;
-                return Wait::Until(core.paused_until);
+                return Err(Wait::Until(core.paused_until));
             }
             let demand = *core.demand_since.get_or_insert(now);
-            match core.limiter.try_acquire(now, demand) {
-                Err(ready_at) => return Wait::Until(ready_at),
-                Ok(credited) => {
-                    core.demand_since = Some(credited);
-                    core.ready.pop();
-                    let probe = matches!(core.breaker.admit(now), Admission::Allow { probe: true });
-                    let entry = core.table.get_mut(&head.id).expect("live head");
-                    let mut job = entry.job.take().expect("live head");
-                    core.queued -= 1;
-                    core.in_flight += 1;
-                    if job.attempts == 0 {
-                        self.metrics.queue_wait(now.saturating_sub(job.submitted_at));
-                    }
-                    job.attempts += 1;
-                    job.probe = probe;
-                    let _ = self.dispatch.send(WorkerMsg::Run(job));
-                }
+            let credited = core.limiter.try_acquire(now, demand).map_err(Wait::Until)?;
+            core.demand_since = Some(credited);
+            core.ready.pop();
+            let probe = matches!(core.breaker.admit(now), Admission::Allow { probe: true });
+            let entry = core.table.get_mut(&head.id).expect("live head");
+            let mut job = entry.job.take().expect("live head");
+            core.queued -= 1;
+            core.in_flight += 1;
+            if job.attempts == 0 {
+                self.metrics.queue_wait(now.saturating_sub(job.submitted_at));
             }
+            job.attempts += 1;
+            job.probe = probe;
+            return Ok(job);
         }
     }
 
@@ -384,8 +396,9 @@ impl Shared {
         }
     }
 
-    /// Records an attempt's outcome and either schedules a retry or completes.
-    pub fn after_attempt(&self, mut job: Box<Job>, attempt: Attempt) {
+    /// Records an attempt's outcome, schedules a retry or completes, and hands the
+    /// worker its next job when one may go now.
+    pub fn after_attempt(&self, mut job: Box<Job>, attempt: Attempt) -> Option<Box<Job>> {
         let now = self.clock.now();
         let wall = SystemTime::now();
         let mut core = self.lock();
@@ -430,7 +443,18 @@ impl Shared {
                 self.finish(job, result, now);
             }
         }
+        if core.closing {
+            drop(core);
+            self.wake.notify_one();
+            return None;
+        }
+        let next = self.next_job(&mut core).ok();
         drop(core);
-        self.wake.notify_one();
+        if next.is_none() {
+            // The scheduler may be waiting for a free worker; it now has one, and
+            // must set its timer for whatever holds the head back.
+            self.wake.notify_one();
+        }
+        next
     }
 }

@@ -10,6 +10,7 @@ use ureq::http;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::outcome::{classify_ureq_error, Attempt};
+use crate::resolver::CachingResolver;
 use crate::response::Response;
 use crate::scheduler::{Job, Shared, WorkerMsg};
 
@@ -17,11 +18,16 @@ use crate::scheduler::{Job, Shared, WorkerMsg};
 const BODYLESS_METHODS: [&str; 5] = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"];
 
 pub(crate) fn run_worker(shared: Arc<Shared>, jobs: Receiver<WorkerMsg>) {
-    while let Ok(WorkerMsg::Run(job)) = jobs.recv() {
-        let started = shared.clock.now();
-        let attempt = perform(&shared, &job, started);
-        shared.metrics.attempt(shared.clock.now().saturating_sub(started));
-        shared.after_attempt(job, attempt);
+    while let Ok(WorkerMsg::Run(mut job)) = jobs.recv() {
+        loop {
+            let started = shared.clock.now();
+            let attempt = perform(&shared, &job, started);
+            shared.metrics.attempt(shared.clock.now().saturating_sub(started));
+            match shared.after_attempt(job, attempt) {
+                Some(next) => job = next,
+                None => break,
+            }
+        }
     }
 }
 
@@ -37,15 +43,19 @@ pub(crate) fn build_agent(config: &crate::Config) -> ureq::Agent {
             .build();
         builder = builder.tls_config(tls);
     }
-    builder
+    let agent_config = builder
         .http_status_as_error(false)
         .allow_non_standard_methods(true)
         .timeout_global(Some(config.timeout))
         .max_idle_connections_per_host(workers.max(3))
         .max_idle_connections(workers.max(3) * 4)
         .user_agent(config.user_agent.as_str())
-        .build()
-        .into()
+        .build();
+    ureq::Agent::with_parts(
+        agent_config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        CachingResolver::default(),
+    )
 }
 
 fn perform(shared: &Shared, job: &Job, started: u64) -> Attempt {
