@@ -1,0 +1,179 @@
+//! `rlc_metrics`: a snapshot of a client's counters and gauges, as a struct and as
+//! Prometheus text.
+
+use std::ffi::c_char;
+
+use super::cast::{check_out_ptr, try_ref_from_ptr};
+use super::client::rlc_client;
+use super::error::{copy_out, invalid_argument, rlc_result};
+use super::panic::ffi_panic_boundary;
+use crate::breaker::BreakerState;
+use crate::metrics::MetricsSnapshot;
+
+/// The circuit breaker's state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum rlc_breaker_state {
+    /// Requests flow; consecutive failures are counted.
+    RLC_BREAKER_CLOSED = 0,
+    /// Requests fail fast with RLC_E_CIRCUIT_OPEN until the recovery timeout passes.
+    RLC_BREAKER_OPEN = 1,
+    /// One probe at a time goes through; its outcome closes or reopens the breaker.
+    RLC_BREAKER_HALF_OPEN = 2,
+}
+
+impl From<BreakerState> for rlc_breaker_state {
+    fn from(state: BreakerState) -> Self {
+        match state {
+            BreakerState::Closed => rlc_breaker_state::RLC_BREAKER_CLOSED,
+            BreakerState::Open => rlc_breaker_state::RLC_BREAKER_OPEN,
+            BreakerState::HalfOpen => rlc_breaker_state::RLC_BREAKER_HALF_OPEN,
+        }
+    }
+}
+
+/// A point-in-time snapshot of a client's metrics, filled in by `rlc_client_metrics`.
+/// Counters count since the client started. A new field means a new soname.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct rlc_metrics {
+    /// Requests accepted by rlc_submit (and rlc_send).
+    pub submitted: u64,
+    /// Completions with a 1xx-3xx response.
+    pub succeeded: u64,
+    /// Completions with a 4xx response.
+    pub http_4xx: u64,
+    /// Completions with a 5xx response.
+    pub http_5xx: u64,
+    /// Completions with RLC_E_TIMEOUT (an attempt's timeout or the deadline).
+    pub timeouts: u64,
+    /// Completions with RLC_E_CONNECT (DNS, refused, reset before a response).
+    pub connect_errors: u64,
+    /// Requests failed fast by the open breaker, at submit or in the queue.
+    pub circuit_open: u64,
+    /// Submits refused with RLC_E_QUEUE_FULL.
+    pub queue_full: u64,
+    /// Completions with RLC_E_CANCELLED.
+    pub cancelled: u64,
+    /// Completions with RLC_E_SHUTDOWN.
+    pub shutdown: u64,
+    /// Retry attempts scheduled.
+    pub retries: u64,
+    /// Requests waiting now (ready, or waiting to retry).
+    pub queue_depth: u64,
+    /// Requests on the network now.
+    pub in_flight: u64,
+    /// The breaker's state now.
+    pub breaker_state: rlc_breaker_state,
+    /// Submit-to-completion latency, 50th percentile, in microseconds (0 before any).
+    pub latency_p50_us: u64,
+    /// Submit-to-completion latency, 90th percentile, in microseconds.
+    pub latency_p90_us: u64,
+    /// Submit-to-completion latency, 99th percentile, in microseconds.
+    pub latency_p99_us: u64,
+    /// Completions with another transport failure (TLS, broken connection, body too large).
+    pub other_errors: u64,
+    /// Breaker state changes so far.
+    pub breaker_transitions: u64,
+    /// Times a server's Retry-After or rate-limit headers paused the whole client.
+    pub server_pauses: u64,
+    /// Milliseconds left of the current server-requested pause (0 when not paused).
+    pub paused_ms: u64,
+    /// Whole tokens available in the tightest rate limit (UINT64_MAX without a limit).
+    pub tokens_available: u64,
+    /// Submit-to-first-send wait, 50th percentile, in microseconds.
+    pub queue_wait_p50_us: u64,
+    /// Submit-to-first-send wait, 90th percentile, in microseconds.
+    pub queue_wait_p90_us: u64,
+    /// Submit-to-first-send wait, 99th percentile, in microseconds.
+    pub queue_wait_p99_us: u64,
+    /// Single-attempt latency, 50th percentile, in microseconds.
+    pub attempt_p50_us: u64,
+    /// Single-attempt latency, 90th percentile, in microseconds.
+    pub attempt_p90_us: u64,
+    /// Single-attempt latency, 99th percentile, in microseconds.
+    pub attempt_p99_us: u64,
+}
+
+impl From<&MetricsSnapshot> for rlc_metrics {
+    fn from(s: &MetricsSnapshot) -> Self {
+        rlc_metrics {
+            submitted: s.submitted,
+            succeeded: s.succeeded,
+            http_4xx: s.http_4xx,
+            http_5xx: s.http_5xx,
+            timeouts: s.timeouts,
+            connect_errors: s.connect_errors,
+            circuit_open: s.circuit_open,
+            queue_full: s.queue_full,
+            cancelled: s.cancelled,
+            shutdown: s.shutdown,
+            retries: s.retries,
+            queue_depth: s.queue_depth,
+            in_flight: s.in_flight,
+            breaker_state: s.breaker_state.into(),
+            latency_p50_us: s.latency_p50_us,
+            latency_p90_us: s.latency_p90_us,
+            latency_p99_us: s.latency_p99_us,
+            other_errors: s.other_errors,
+            breaker_transitions: s.breaker_transitions,
+            server_pauses: s.server_pauses,
+            paused_ms: s.paused_ms,
+            tokens_available: s.tokens_available,
+            queue_wait_p50_us: s.queue_wait_p50_us,
+            queue_wait_p90_us: s.queue_wait_p90_us,
+            queue_wait_p99_us: s.queue_wait_p99_us,
+            attempt_p50_us: s.attempt_p50_us,
+            attempt_p90_us: s.attempt_p90_us,
+            attempt_p99_us: s.attempt_p99_us,
+        }
+    }
+}
+
+/// Writes a snapshot of `client`'s metrics to `*out`, a struct the caller owns.
+/// RLC_E_INVALID_ARGUMENT, writing nothing, when a pointer is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_client_metrics(
+    client: *const rlc_client,
+    out: *mut rlc_metrics,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let client = try_ref_from_ptr!(client);
+        check_out_ptr!(out);
+        let snapshot = rlc_metrics::from(&client.metrics());
+        // SAFETY: out is non-NULL, and the C caller promises it is writable.
+        unsafe { out.write(snapshot) };
+        rlc_result::RLC_OK
+    }
+}
+
+/// Renders a snapshot of `client`'s metrics in the Prometheus text exposition format
+/// (names prefixed `rlc_`) and writes the bytes it needs, including the final NUL,
+/// to `*needed`. When `needed` <= `len` the text is copied into `buf` as a
+/// NUL-terminated string; otherwise `buf` gets "" (when `len` > 0) and the caller
+/// retries with a larger buffer (the text may grow between calls). `buf` may be NULL
+/// when `len` is 0, to ask for the size. RLC_E_INVALID_ARGUMENT, writing nothing,
+/// when `client` or `needed` is NULL, or `buf` is NULL with a non-zero `len`.
+#[no_mangle]
+pub extern "C" fn rlc_client_metrics_prometheus(
+    client: *const rlc_client,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let client = try_ref_from_ptr!(client);
+        check_out_ptr!(needed);
+        if buf.is_null() && len > 0 {
+            return invalid_argument("argument `buf` must not be NULL when `len` is not 0");
+        }
+        let text = client.metrics().to_prometheus();
+        let fits = text.len() < len;
+        // SAFETY: buf is NULL with len 0, or writable for len bytes (the C contract).
+        let size = unsafe { copy_out(if fits { &text } else { "" }, buf, len) };
+        let size = if fits { size } else { text.len() + 1 };
+        // SAFETY: needed is non-NULL, and the C caller promises it is writable.
+        unsafe { needed.write(size) };
+        rlc_result::RLC_OK
+    }
+}
