@@ -64,7 +64,10 @@ export interface ClientOptions {
   headers?: HeadersInit;
   /** Cap on a response body, in bytes (default 16 MiB). */
   maxResponseBytes?: number;
+  /** User-Agent when a request sets none (default "rlc/<version>"). */
   userAgent?: string;
+  /** A PEM file of CA certificates to trust instead of the built-in roots (TLS is always verified). */
+  caBundle?: string;
 }
 
 export interface RequestOptions {

@@ -147,14 +147,6 @@ function native() {
   });
 
   const f = (proto) => so.func(proto);
-  // Functions that a library without them still loads without (bound lazily).
-  const optional = (proto) => {
-    try {
-      return so.func(proto);
-    } catch {
-      return null;
-    }
-  };
 
   lib = {
     types: t,
@@ -169,10 +161,10 @@ function native() {
       'int rlc_config_set_rate_limit(rlc_config *cfg, uint32_t max_requests, uint64_t window_ms)'
     ),
     rlc_config_set_burst: f('int rlc_config_set_burst(rlc_config *cfg, uint32_t burst)'),
-    rlc_config_add_rate_limit: optional(
+    rlc_config_add_rate_limit: f(
       'int rlc_config_add_rate_limit(rlc_config *cfg, uint32_t max_requests, uint64_t window_ms, uint32_t burst)'
     ),
-    rlc_config_set_strict_window: optional('int rlc_config_set_strict_window(rlc_config *cfg, bool strict)'),
+    rlc_config_set_strict_window: f('int rlc_config_set_strict_window(rlc_config *cfg, bool strict)'),
     rlc_config_set_retry: f(
       'int rlc_config_set_retry(rlc_config *cfg, uint32_t max_retries, uint64_t base_delay_ms, uint64_t max_delay_ms)'
     ),
@@ -185,10 +177,11 @@ function native() {
     rlc_config_set_default_header: f(
       'int rlc_config_set_default_header(rlc_config *cfg, const char *name, const char *value)'
     ),
-    rlc_config_set_max_response_bytes: optional(
+    rlc_config_set_max_response_bytes: f(
       'int rlc_config_set_max_response_bytes(rlc_config *cfg, uint64_t max_bytes)'
     ),
-    rlc_config_set_user_agent: optional('int rlc_config_set_user_agent(rlc_config *cfg, const char *user_agent)'),
+    rlc_config_set_user_agent: f('int rlc_config_set_user_agent(rlc_config *cfg, const char *user_agent)'),
+    rlc_config_set_ca_bundle: f('int rlc_config_set_ca_bundle(rlc_config *cfg, const char *path)'),
 
     rlc_client_new: f('int rlc_client_new(const rlc_config *cfg, _Out_ rlc_client **out)'),
     rlc_client_free: f('void rlc_client_free(rlc_client *client)'),
@@ -197,8 +190,8 @@ function native() {
     rlc_request_set_header: f('int rlc_request_set_header(rlc_request *req, const char *name, const char *value)'),
     rlc_request_set_body: f('int rlc_request_set_body(rlc_request *req, const uint8_t *data, size_t len)'),
     rlc_request_set_timeout: f('int rlc_request_set_timeout(rlc_request *req, uint64_t timeout_ms)'),
-    rlc_request_set_deadline: optional('int rlc_request_set_deadline(rlc_request *req, uint64_t deadline_ms)'),
-    rlc_request_set_retry_non_idempotent: optional(
+    rlc_request_set_deadline: f('int rlc_request_set_deadline(rlc_request *req, uint64_t deadline_ms)'),
+    rlc_request_set_retry_non_idempotent: f(
       'int rlc_request_set_retry_non_idempotent(rlc_request *req, bool allow)'
     ),
     rlc_request_free: f('void rlc_request_free(rlc_request *req)'),
@@ -210,16 +203,15 @@ function native() {
 
     rlc_response_status: f('uint16_t rlc_response_status(const rlc_response *resp)'),
     rlc_response_body: f('const uint8_t *rlc_response_body(const rlc_response *resp, _Out_ size_t *len)'),
-    rlc_response_header: f('const char *rlc_response_header(const rlc_response *resp, const char *name)'),
-    rlc_response_header_count: optional('size_t rlc_response_header_count(const rlc_response *resp)'),
-    rlc_response_header_at: optional(
+    rlc_response_header_count: f('size_t rlc_response_header_count(const rlc_response *resp)'),
+    rlc_response_header_at: f(
       'int rlc_response_header_at(const rlc_response *resp, size_t index, _Out_ const char **name, _Out_ const char **value)'
     ),
     rlc_response_attempts: f('uint32_t rlc_response_attempts(const rlc_response *resp)'),
     rlc_response_error_message: f('const char *rlc_response_error_message(const rlc_response *resp)'),
 
     rlc_client_metrics: f('int rlc_client_metrics(const rlc_client *client, _Out_ rlc_metrics *out)'),
-    rlc_client_metrics_prometheus: optional(
+    rlc_client_metrics_prometheus: f(
       'int rlc_client_metrics_prometheus(const rlc_client *client, uint8_t *buf, size_t len, _Out_ size_t *needed)'
     ),
   };
@@ -370,6 +362,7 @@ const CLIENT_OPTIONS = [
   'headers',
   'maxResponseBytes',
   'userAgent',
+  'caBundle',
 ];
 const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
@@ -406,7 +399,6 @@ function buildConfig(l, options) {
         set(l.rlc_config_set_rate_limit, what, max, windowMs);
         if (burst !== undefined) set(l.rlc_config_set_burst, `${what}.burst`, burst);
       } else {
-        if (!l.rlc_config_add_rate_limit) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc cannot stack rate limits');
         set(l.rlc_config_add_rate_limit, what, max, windowMs, burst === undefined ? max : burst);
       }
     });
@@ -416,7 +408,6 @@ function buildConfig(l, options) {
   }
   if (o.strict !== undefined) {
     if (typeof o.strict !== 'boolean') throw new TypeError(`rlc: strict must be a boolean, got ${describe(o.strict)}`);
-    if (!l.rlc_config_set_strict_window) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no strict window');
     set(l.rlc_config_set_strict_window, 'strict', o.strict);
   }
   if (o.retry !== undefined) {
@@ -455,12 +446,13 @@ function buildConfig(l, options) {
   }
   if (o.maxResponseBytes !== undefined) {
     const n = uint(o.maxResponseBytes, 'maxResponseBytes');
-    if (!l.rlc_config_set_max_response_bytes) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no response cap setting');
     set(l.rlc_config_set_max_response_bytes, 'maxResponseBytes', n);
+  }
+  if (o.caBundle !== undefined) {
+    set(l.rlc_config_set_ca_bundle, 'caBundle', str(o.caBundle, 'caBundle'));
   }
   if (o.userAgent !== undefined) {
     const ua = str(o.userAgent, 'userAgent');
-    if (!l.rlc_config_set_user_agent) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no user agent setting');
     set(l.rlc_config_set_user_agent, 'userAgent', ua);
   }
 
@@ -487,23 +479,15 @@ function readResponse(l, resp) {
   const len = Number(lenOut[0]);
   const body = ptr && len > 0 ? Buffer.from(new Uint8Array(koffi.view(ptr, len))) : Buffer.alloc(0);
   const headers = Object.create(null);
-  if (l.rlc_response_header_count) {
-    const n = Number(l.rlc_response_header_count(resp));
-    const name = [null];
-    const value = [null];
-    for (let i = 0; i < n; i++) {
-      if (l.rlc_response_header_at(resp, i, name, value) !== RLC_OK) continue;
-      const k = name[0].toLowerCase();
-      const v = value[0] ?? '';
-      if (k === 'set-cookie') (headers[k] ??= []).push(v);
-      else headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
-    }
-  } else {
-    // An older librlc without header iteration: offer the common ones.
-    for (const k of ['content-type', 'content-length', 'retry-after', 'location', 'etag']) {
-      const v = l.rlc_response_header(resp, k);
-      if (v !== null && v !== undefined) headers[k] = v;
-    }
+  const n = Number(l.rlc_response_header_count(resp));
+  const name = [null];
+  const value = [null];
+  for (let i = 0; i < n; i++) {
+    if (l.rlc_response_header_at(resp, i, name, value) !== RLC_OK) continue;
+    const k = name[0].toLowerCase();
+    const v = value[0] ?? '';
+    if (k === 'set-cookie') (headers[k] ??= []).push(v);
+    else headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
   }
   return { status, headers, body, attempts };
 }
@@ -631,11 +615,9 @@ class Client {
       if (body) check(l.rlc_request_set_body(req, body, body.length), 'body');
       if (timeoutMs !== undefined) check(l.rlc_request_set_timeout(req, timeoutMs), 'timeoutMs');
       if (deadlineMs !== undefined) {
-        if (!l.rlc_request_set_deadline) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no deadlines');
         check(l.rlc_request_set_deadline(req, deadlineMs), 'deadlineMs');
       }
       if (retryNonIdempotent !== undefined) {
-        if (!l.rlc_request_set_retry_non_idempotent) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no retryNonIdempotent');
         check(l.rlc_request_set_retry_non_idempotent(req, retryNonIdempotent), 'retryNonIdempotent');
       }
     } catch (e) {
@@ -720,7 +702,6 @@ class Client {
     const state = this._state;
     if (state.closed) throw new RlcError('RLC_E_SHUTDOWN', 'the client is closed');
     const l = native();
-    if (!l.rlc_client_metrics_prometheus) throw new RlcError('RLC_E_INVALID_ARGUMENT', 'rlc: this librlc has no Prometheus export');
     let buf = Buffer.alloc(8192);
     for (;;) {
       const needed = [0];

@@ -52,6 +52,7 @@ test('aborting a queued request cancels it (rlc_cancel): it never reaches the se
     const ac = new AbortController();
     const queued = client.get('/tag/q-never', { signal: ac.signal });
     const other = client.get('/tag/q-other');
+    const otherDone = assert.rejects(other, { code: 'RLC_E_SHUTDOWN' });
     await new Promise((r) => setTimeout(r, 50));
     ac.abort();
     await assert.rejects(within(5_000, queued), isAbort);
@@ -61,7 +62,7 @@ test('aborting a queued request cancels it (rlc_cancel): it never reaches the se
     ac.abort();
     assert.equal(client.metrics().queueDepth >= 1, true);
     await within(15_000, client.close());
-    await assert.rejects(other, { code: 'RLC_E_SHUTDOWN' });
+    await otherDone;
   } finally {
     await within(15_000, client.close());
   }
@@ -71,7 +72,7 @@ test('aborting an in-flight request rejects promptly', T, async () => {
   const client = new Client({ baseUrl: server.url, retry: false });
   try {
     const ac = new AbortController();
-    const p = client.get('/slow?ms=1500', { signal: ac.signal });
+    const p = client.get('/slow/abort-inflight?ms=1500', { signal: ac.signal });
     await until(() => client.metrics().inFlight === 1, 10_000, 'the request is in flight');
     const t0 = Date.now();
     ac.abort();
@@ -122,9 +123,9 @@ test('close() with requests pending settles every promise and does not hang', T,
       (e) => (settled[i] = e.code)
     );
   };
-  track(client.get('/slow?ms=500'), 0); // in flight when close() is called
+  track(client.get('/slow/close-inflight?ms=500'), 0); // in flight when close() is called
   for (let i = 1; i <= 20; i++) track(client.get(`/tag/close-${i}`), i);
-  await until(() => arrived('/slow') >= 1, 10_000, 'the slow request is in flight');
+  await until(() => arrived('/slow/close-inflight') >= 1, 10_000, 'the slow request is in flight');
 
   const closing = client.close();
   assert.equal(client.close(), closing, 'close() is idempotent');

@@ -3,7 +3,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { Client, RlcError } = require('..');
-const { startServer, within } = require('../testing/helpers');
+const { startServer, within, until } = require('../testing/helpers');
 
 const T = { timeout: 30_000 };
 let server;
@@ -24,8 +24,10 @@ test('higher priority goes first under a slow limit (server-side arrival order)'
     retry: false,
   });
   try {
-    // The first takes the only token at once; the rest wait in the queue together.
+    // The first takes the only token; once it has reached the server, the rest wait
+    // in the queue together for the next token.
     const first = client.get('/tag/prio-first');
+    await until(() => server.arrivals.some((a) => a.path === '/tag/prio-first'), 10_000, 'the first request arrived');
     const specs = [
       ['a', 1],
       ['b', 5],
@@ -122,6 +124,7 @@ test('a flaky route is retried: it takes 3 attempts', T, async () => {
   const client = new Client({
     baseUrl: server.url,
     retry: { maxRetries: 3, baseDelayMs: 10, maxDelayMs: 50 },
+    breaker: { threshold: 100 }, // this test fails on purpose more than the default 5 times
   });
   try {
     const res = await within(10_000, client.get('/flaky/get1?fail=2'));

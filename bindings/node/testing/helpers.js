@@ -5,7 +5,7 @@
 //   /echo                the request body back, with the request headers as JSON in x-echo-headers
 //   /bytes?n=N           N bytes 0,1,...,255,0,1,... (application/octet-stream)
 //   /status/CODE         an empty response with that status
-//   /slow?ms=N           200 after N ms
+//   /slow[/NAME]?ms=N    200 after N ms
 //   /flaky/KEY?fail=N    503 for the first N calls with that KEY, then 200
 //   /tag/NAME            200 NAME (every request is recorded in `arrivals` anyway)
 
