@@ -289,8 +289,12 @@ function knownKeys(obj, allowed, what) {
   }
 }
 
-/** Header pairs from a plain object, a Map, a Headers or an array of [name, value]. */
-function headerPairs(headers, what) {
+/**
+ * Header pairs from a plain object, a Map, a Headers or an array of [name, value].
+ * An array value gives one header line per item, or one line joined with ', ' when
+ * `join` (default headers replace each other by name).
+ */
+function headerPairs(headers, what, join = false) {
   if (headers === undefined || headers === null) return [];
   let entries;
   if (typeof headers[Symbol.iterator] === 'function' && typeof headers !== 'string') {
@@ -314,8 +318,9 @@ function headerPairs(headers, what) {
       if (typeof v !== 'string' && typeof v !== 'number') {
         throw new TypeError(`rlc: ${what}: header ${JSON.stringify(name)} must have a string value, got ${describe(v)}`);
       }
-      out.push([str(name, `${what} name`), str(String(v), `${what} ${JSON.stringify(name)}`)]);
     }
+    const lines = join ? [values.join(', ')] : values.map(String);
+    for (const v of lines) out.push([str(name, `${what} name`), str(v, `${what} ${JSON.stringify(name)}`)]);
   }
   return out;
 }
@@ -441,7 +446,7 @@ function buildConfig(l, options) {
   }
   if (o.workers !== undefined) set(l.rlc_config_set_workers, 'workers', uint(o.workers, 'workers', U32_MAX));
   if (o.timeoutMs !== undefined) set(l.rlc_config_set_timeout, 'timeoutMs', uint(o.timeoutMs, 'timeoutMs'));
-  for (const [name, value] of headerPairs(o.headers, 'headers')) {
+  for (const [name, value] of headerPairs(o.headers, 'headers', true)) {
     set(l.rlc_config_set_default_header, `header ${JSON.stringify(name)}`, name, value);
   }
   if (o.maxResponseBytes !== undefined) {
@@ -603,7 +608,7 @@ class Client {
     if (state.closed) throw new RlcError('RLC_E_SHUTDOWN', 'the client is closed');
 
     const l = native();
-    const req = l.rlc_request_new(method.toUpperCase(), target);
+    const req = l.rlc_request_new(method, target);
     if (!req) {
       const msg = lastError();
       throw new RlcError('RLC_E_INVALID_ARGUMENT', msg || `invalid request ${method} ${target}`);

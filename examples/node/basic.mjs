@@ -49,7 +49,9 @@ try {
   else throw err;
   process.exitCode = 1;
 } finally {
-  console.log('metrics:', client.metrics());
+  const m = client.metrics(); // counters, gauges, latency percentiles
+  console.log(`metrics: ${m.submitted} submitted, ${m.succeeded} succeeded, ${m.retries} retries, ` +
+    `breaker ${m.breakerState}, p50 latency ${(m.latencyP50Us / 1000).toFixed(1)} ms`);
   // Always close: queued requests settle with RLC_E_SHUTDOWN, in-flight ones finish.
   await client.close();
 }

@@ -177,6 +177,31 @@ test('a transport failure rejects with its code and message', T, async () => {
   }
 });
 
+test('timeouts reject with RLC_E_TIMEOUT; a bad path with RLC_E_INVALID_ARGUMENT', T, async () => {
+  const client = new Client({ baseUrl: server.url, retry: false });
+  try {
+    await assert.rejects(within(10_000, client.get('/slow/timeout?ms=3000', { timeoutMs: 200 })), (e) => {
+      assert.equal(e.code, 'RLC_E_TIMEOUT');
+      assert.ok(e.message.length > 0);
+      return true;
+    });
+    await assert.rejects(within(10_000, client.get('/slow/deadline?ms=3000', { deadlineMs: 300 })), {
+      code: 'RLC_E_TIMEOUT',
+    });
+    await assert.rejects(client.get('/has space'), (e) => {
+      assert.ok(e instanceof RlcError);
+      assert.equal(e.code, 'RLC_E_INVALID_ARGUMENT');
+      assert.ok(e.message.length > 0);
+      return true;
+    });
+    // Repeated request headers are sent as separate lines.
+    const res = await client.get('/echo', { headers: { 'x-multi': ['a', 'b'] } });
+    assert.equal(JSON.parse(res.headers['x-echo-headers'])['x-multi'], 'a, b');
+  } finally {
+    await within(10_000, client.close());
+  }
+});
+
 test('the process exits on its own once clients are closed (no lingering handles)', T, async () => {
   const pkg = JSON.stringify(path.resolve(__dirname, '..'));
   const run = (script) =>
