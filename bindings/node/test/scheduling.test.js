@@ -24,10 +24,10 @@ test('higher priority goes first under a slow limit (server-side arrival order)'
     retry: false,
   });
   try {
-    // The first takes the only token; once it has reached the server, the rest wait
-    // in the queue together for the next token.
-    const first = client.get('/tag/prio-first');
-    await until(() => server.arrivals.some((a) => a.path === '/tag/prio-first'), 10_000, 'the first request arrived');
+    // The first takes the only token and the only worker for half a second; once it
+    // has reached the server, the rest wait in the queue together.
+    const first = client.get('/slow/prio-first?ms=500');
+    await until(() => server.arrivals.some((a) => a.path === '/slow/prio-first'), 10_000, 'the first request arrived');
     const specs = [
       ['a', 1],
       ['b', 5],
@@ -40,9 +40,12 @@ test('higher priority goes first under a slow limit (server-side arrival order)'
     const rest = specs.map(([name, priority]) => client.get(`/tag/prio-${name}`, { priority }));
     const all = await within(20_000, Promise.all([first, ...rest]));
     assert.ok(all.every((r) => r.status === 200));
-    const order = server.arrivals.filter((a) => a.path.startsWith('/tag/prio-')).map((a) => a.path.slice(10));
+    const order = server.arrivals.filter((a) => a.path.includes('/prio-')).map((a) => a.path.split('/prio-')[1]);
     // Priority descending, first come first served among equals (d before f).
     assert.deepEqual(order, ['first', 'd', 'f', 'b', 'c', 'e', 'a', 'g']);
+    // And the limit held: 7 sends one token (150 ms) apart span at least ~900 ms.
+    const times = server.arrivals.filter((a) => a.path.includes('/prio-')).map((a) => a.at);
+    assert.ok(times[7] - times[1] >= 700, `the queued sends spanned ${times[7] - times[1]} ms`);
   } finally {
     await within(10_000, client.close());
   }
