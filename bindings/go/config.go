@@ -1,0 +1,338 @@
+package rlc
+
+/*
+#include <stdlib.h>
+#include "rlc.h"
+*/
+import "C"
+
+import (
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Config configures a [Client]. The zero value of every field means the library's
+// default: no rate limit, 4 workers, a queue of 10,000, 3 retries from 100 ms up to
+// 30 s, a breaker after 5 consecutive failures with 30 s recovery, 30 s per attempt,
+// a 16 MiB response cap. Durations are passed to the library in whole milliseconds
+// (a positive duration below 1 ms counts as 1 ms).
+type Config struct {
+	// BaseURL is joined to request paths that start with '/': "http://" or
+	// "https://", a host, optionally a port and a path prefix.
+	BaseURL string
+	// RateLimit, when set, allows at most Max requests per Window (a token bucket
+	// refilled continuously). Without one, requests are not rate limited.
+	RateLimit *RateLimit
+	// Burst is the bucket capacity of RateLimit (how many may go at once after an
+	// idle spell); 0 means Max. It needs RateLimit.
+	Burst int
+	// StrictWindow makes RateLimit strict: no sliding window of length Window ever
+	// holds more than Max sends (for servers that count a rolling window).
+	StrictWindow bool
+	// ExtraRateLimits are further limits stacked beside RateLimit (e.g. 1000 per
+	// hour beside 10 per second): a request goes only when every limit allows it.
+	ExtraRateLimits []StackedRateLimit
+	// Retry, when set, replaces the default retry policy.
+	Retry *Retry
+	// Breaker, when set, replaces the default circuit breaker.
+	Breaker *Breaker
+	// MaxQueueSize bounds the queue: a submit past it fails with ErrQueueFull.
+	MaxQueueSize int
+	// Workers is the number of worker threads: the most requests in flight at once.
+	Workers int
+	// Timeout bounds one attempt, from connect to the last byte of the body.
+	Timeout time.Duration
+	// DefaultHeaders are sent with every request (a request's own header of the
+	// same name wins).
+	DefaultHeaders map[string]string
+	// MaxResponseBytes caps response bodies; a larger one fails with ErrBodyTooLarge.
+	MaxResponseBytes int64
+	// UserAgent is sent when a request sets none (default "rlc/<version>").
+	UserAgent string
+	// CABundleFile is a PEM file whose certificates are trusted instead of the
+	// built-in Mozilla roots. TLS is always verified; this changes what against.
+	CABundleFile string
+	// OnCallbackPanic, when set, is called (on the completion thread) with the
+	// recovered value and the stack when a callback given to Submit panics. The
+	// panic cannot be re-raised: the callback runs on a native thread with no Go
+	// caller to unwind to. Without a hook the panic is logged with the log package.
+	OnCallbackPanic func(id RequestID, recovered any, stack []byte)
+}
+
+// RateLimit is at most Max requests per Window.
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// StackedRateLimit is a further limit: at most Max requests per Window, with a
+// bucket capacity of Burst (0 means Max).
+type StackedRateLimit struct {
+	Max    int
+	Window time.Duration
+	Burst  int
+}
+
+// Retry is the retry policy: up to MaxRetries further attempts (0 disables
+// retries) for transport errors, timeouts, 429, 502, 503 and 504 of idempotent
+// requests, after min(MaxDelay, BaseDelay * 2^n) with full jitter, or the server's
+// longer Retry-After. A zero BaseDelay means 100 ms, a zero MaxDelay 30 s (or
+// BaseDelay when that is larger).
+type Retry struct {
+	MaxRetries int
+	BaseDelay  time.Duration
+	MaxDelay   time.Duration
+}
+
+// Breaker is the circuit breaker: it opens after Threshold consecutive failures
+// (transport errors, timeouts, 5xx), fails requests fast with ErrCircuitOpen for
+// RecoveryTimeout, then lets one probe through. Threshold 0 disables the breaker;
+// a zero RecoveryTimeout means 30 s.
+type Breaker struct {
+	Threshold       int
+	RecoveryTimeout time.Duration
+}
+
+// millis converts d to whole milliseconds for the library, rounding a positive
+// sub-millisecond remainder up so that a small positive duration never becomes 0.
+func millis(d time.Duration) C.uint64_t {
+	if d <= 0 {
+		return 0
+	}
+	ms := d / time.Millisecond
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return C.uint64_t(ms)
+}
+
+func u32(name string, v int) (C.uint32_t, error) {
+	if v < 0 || uint64(v) > math.MaxUint32 {
+		return 0, newError(ErrInvalidArgument, "%s is out of range: %d", name, v)
+	}
+	return C.uint32_t(v), nil
+}
+
+func nonNegative(name string, d time.Duration) error {
+	if d < 0 {
+		return newError(ErrInvalidArgument, "%s must not be negative: %v", name, d)
+	}
+	return nil
+}
+
+// cstring copies s to C memory; the caller frees it. Strings holding NUL are
+// refused: C would silently cut them short.
+func cstring(what, s string) (*C.char, error) {
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, newError(ErrInvalidArgument, "%s holds a NUL byte", what)
+	}
+	return C.CString(s), nil
+}
+
+// withCStrings copies the strings to C, runs f with them, and frees them.
+func withCStrings(f func(cs []*C.char) C.enum_rlc_result, whats []string, ss ...string) error {
+	cs := make([]*C.char, 0, len(ss))
+	defer func() {
+		for _, c := range cs {
+			C.free(unsafe.Pointer(c))
+		}
+	}()
+	for i, s := range ss {
+		c, err := cstring(whats[i], s)
+		if err != nil {
+			return err
+		}
+		cs = append(cs, c)
+	}
+	return check(f(cs))
+}
+
+// build makes an rlc_config from cfg. The caller frees it, and holds the OS
+// thread locked (the setters' failures are read from rlc_last_error).
+func (cfg *Config) build() (*C.rlc_config, error) {
+	c := C.rlc_config_new()
+	if c == nil {
+		return nil, newError(ErrPanic, "rlc_config_new returned NULL")
+	}
+	if err := cfg.apply(c); err != nil {
+		C.rlc_config_free(c)
+		return nil, err
+	}
+	return c, nil
+}
+
+func (cfg *Config) apply(c *C.rlc_config) error {
+	if cfg.BaseURL != "" {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_base_url(c, cs[0])
+		}, []string{"BaseURL"}, cfg.BaseURL)
+		if err != nil {
+			return err
+		}
+	}
+	if rl := cfg.RateLimit; rl != nil {
+		max, err := u32("RateLimit.Max", rl.Max)
+		if err != nil {
+			return err
+		}
+		if err := nonNegative("RateLimit.Window", rl.Window); err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_rate_limit(c, max, millis(rl.Window))); err != nil {
+			return err
+		}
+	}
+	if cfg.Burst != 0 {
+		burst, err := u32("Burst", cfg.Burst)
+		if err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_burst(c, burst)); err != nil {
+			return err
+		}
+	}
+	if cfg.StrictWindow {
+		if err := check(C.rlc_config_set_strict_window(c, true)); err != nil {
+			return err
+		}
+	}
+	for _, l := range cfg.ExtraRateLimits {
+		max, err := u32("ExtraRateLimits.Max", l.Max)
+		if err != nil {
+			return err
+		}
+		burst := l.Burst
+		if burst == 0 {
+			burst = l.Max
+		}
+		b, err := u32("ExtraRateLimits.Burst", burst)
+		if err != nil {
+			return err
+		}
+		if err := nonNegative("ExtraRateLimits.Window", l.Window); err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_add_rate_limit(c, max, millis(l.Window), b)); err != nil {
+			return err
+		}
+	}
+	if r := cfg.Retry; r != nil {
+		n, err := u32("Retry.MaxRetries", r.MaxRetries)
+		if err != nil {
+			return err
+		}
+		if err := nonNegative("Retry.BaseDelay", r.BaseDelay); err != nil {
+			return err
+		}
+		if err := nonNegative("Retry.MaxDelay", r.MaxDelay); err != nil {
+			return err
+		}
+		base, maxDelay := r.BaseDelay, r.MaxDelay
+		if base == 0 {
+			base = 100 * time.Millisecond
+		}
+		if maxDelay == 0 {
+			maxDelay = 30 * time.Second
+			if base > maxDelay {
+				maxDelay = base
+			}
+		}
+		if err := check(C.rlc_config_set_retry(c, n, millis(base), millis(maxDelay))); err != nil {
+			return err
+		}
+	}
+	if b := cfg.Breaker; b != nil {
+		n, err := u32("Breaker.Threshold", b.Threshold)
+		if err != nil {
+			return err
+		}
+		if err := nonNegative("Breaker.RecoveryTimeout", b.RecoveryTimeout); err != nil {
+			return err
+		}
+		recovery := b.RecoveryTimeout
+		if recovery == 0 {
+			recovery = 30 * time.Second
+		}
+		if err := check(C.rlc_config_set_circuit_breaker(c, n, millis(recovery))); err != nil {
+			return err
+		}
+	}
+	if cfg.MaxQueueSize != 0 {
+		if cfg.MaxQueueSize < 0 {
+			return newError(ErrInvalidArgument, "MaxQueueSize must not be negative: %d", cfg.MaxQueueSize)
+		}
+		if err := check(C.rlc_config_set_max_queue_size(c, C.size_t(cfg.MaxQueueSize))); err != nil {
+			return err
+		}
+	}
+	if cfg.Workers != 0 {
+		w, err := u32("Workers", cfg.Workers)
+		if err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_workers(c, w)); err != nil {
+			return err
+		}
+	}
+	if cfg.Timeout != 0 {
+		if err := nonNegative("Timeout", cfg.Timeout); err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_timeout(c, millis(cfg.Timeout))); err != nil {
+			return err
+		}
+	}
+	// Sorted, so that the first bad header reported is the same on every run.
+	names := make([]string, 0, len(cfg.DefaultHeaders))
+	for name := range cfg.DefaultHeaders {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_default_header(c, cs[0], cs[1])
+		}, []string{"a default header name", "the value of default header " + safeName(name)}, name, cfg.DefaultHeaders[name])
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.MaxResponseBytes != 0 {
+		if cfg.MaxResponseBytes < 0 {
+			return newError(ErrInvalidArgument, "MaxResponseBytes must not be negative: %d", cfg.MaxResponseBytes)
+		}
+		if err := check(C.rlc_config_set_max_response_bytes(c, C.uint64_t(cfg.MaxResponseBytes))); err != nil {
+			return err
+		}
+	}
+	if cfg.UserAgent != "" {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_user_agent(c, cs[0])
+		}, []string{"UserAgent"}, cfg.UserAgent)
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.CABundleFile != "" {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_ca_bundle(c, cs[0])
+		}, []string{"CABundleFile"}, cfg.CABundleFile)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// safeName quotes a header name for an error message, unless it holds characters
+// that have no place in one (then it is left out).
+func safeName(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x21 || name[i] > 0x7e {
+			return "(with an invalid name)"
+		}
+	}
+	return "\"" + name + "\""
+}

@@ -1,0 +1,3 @@
+module github.com/rlc-project/rlc/bindings/go
+
+go 1.22

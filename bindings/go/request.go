@@ -1,0 +1,124 @@
+package rlc
+
+/*
+#include <stdlib.h>
+#include "rlc.h"
+*/
+import "C"
+
+import (
+	"net/http"
+	"sort"
+	"time"
+	"unsafe"
+)
+
+// Request is one HTTP request. Build it with [NewRequest] or as a literal; the
+// client copies everything when the request is submitted, so a Request may be
+// reused or changed afterwards.
+type Request struct {
+	// Method is the HTTP method, such as "GET" or "POST"; "" means GET.
+	Method string
+	// Path is a path starting with '/', joined to the client's BaseURL, or an
+	// absolute http:// or https:// URL.
+	Path string
+	// Header holds the request's headers; a name with several values sends several
+	// header lines.
+	Header http.Header
+	// Body is sent as is (any bytes); nil or empty sends no body.
+	Body []byte
+	// Timeout bounds each attempt, overriding the client's Timeout; 0 means the
+	// client's.
+	Timeout time.Duration
+	// Deadline bounds the whole life of the request, from submit over queueing and
+	// every retry; past it the request fails with ErrTimeout. 0 means none.
+	// (A context deadline given to Do is honoured as well, by cancelling.)
+	Deadline time.Duration
+	// RetryNonIdempotent allows retries even though the method is not idempotent
+	// (e.g. POST). Without it only GET, HEAD, PUT, DELETE, OPTIONS, TRACE and
+	// requests with an Idempotency-Key header are retried.
+	RetryNonIdempotent bool
+}
+
+// NewRequest returns a request for method and path (a path starting with '/', or
+// an absolute URL) with an empty Header, ready for Header.Set and Body.
+func NewRequest(method, path string) *Request {
+	return &Request{Method: method, Path: path, Header: make(http.Header)}
+}
+
+// build makes an rlc_request from r. The caller owns the result (rlc_submit takes
+// it) and holds the OS thread locked.
+func (r *Request) build() (*C.rlc_request, error) {
+	method := r.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	cmethod, err := cstring("the method", method)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cmethod))
+	cpath, err := cstring("the path", r.Path)
+	if err != nil {
+		return nil, err
+	}
+	defer C.free(unsafe.Pointer(cpath))
+	req := C.rlc_request_new(cmethod, cpath)
+	if req == nil {
+		return nil, lastError(C.RLC_E_INVALID_ARGUMENT)
+	}
+	if err := r.fill(req); err != nil {
+		C.rlc_request_free(req)
+		return nil, err
+	}
+	return req, nil
+}
+
+func (r *Request) fill(req *C.rlc_request) error {
+	// Sorted by name, so the wire order (and the first error) is the same each run.
+	names := make([]string, 0, len(r.Header))
+	for name := range r.Header {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, value := range r.Header[name] {
+			err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+				return C.rlc_request_set_header(req, cs[0], cs[1])
+			}, []string{"a header name", "the value of header " + safeName(name)}, name, value)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	if len(r.Body) > 0 {
+		// The library copies the bytes; Go memory holding no Go pointers may be
+		// passed for the duration of the call.
+		data := (*C.uint8_t)(unsafe.Pointer(&r.Body[0]))
+		if err := check(C.rlc_request_set_body(req, data, C.size_t(len(r.Body)))); err != nil {
+			return err
+		}
+	}
+	if r.Timeout != 0 {
+		if err := nonNegative("Request.Timeout", r.Timeout); err != nil {
+			return err
+		}
+		if err := check(C.rlc_request_set_timeout(req, millis(r.Timeout))); err != nil {
+			return err
+		}
+	}
+	if r.Deadline != 0 {
+		if err := nonNegative("Request.Deadline", r.Deadline); err != nil {
+			return err
+		}
+		if err := check(C.rlc_request_set_deadline(req, millis(r.Deadline))); err != nil {
+			return err
+		}
+	}
+	if r.RetryNonIdempotent {
+		if err := check(C.rlc_request_set_retry_non_idempotent(req, true)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

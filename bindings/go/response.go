@@ -1,0 +1,63 @@
+package rlc
+
+/*
+#include "rlc.h"
+*/
+import "C"
+
+import (
+	"net/http"
+	"unsafe"
+)
+
+// Response is an HTTP response of any status (a 404 or a 503 is a Response, not an
+// error). It is Go memory, copied out of the library's borrowed response.
+type Response struct {
+	// Status is the HTTP status code.
+	Status int
+	// Header holds the response headers, keyed by canonical name.
+	Header http.Header
+	// Body is the whole response body.
+	Body []byte
+	// Attempts is how many attempts it took (1 when the first one answered).
+	Attempts int
+}
+
+// copyCompletion copies a completion the library lends to a callback into Go
+// memory: a *Response for RLC_OK, an *Error otherwise. resp is only valid during
+// the callback.
+func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, error) {
+	if result != C.RLC_OK {
+		e := &Error{Code: Code(result)}
+		if resp != nil {
+			if msg := C.rlc_response_error_message(resp); msg != nil {
+				e.Message = C.GoString(msg)
+			}
+			e.Attempts = int(C.rlc_response_attempts(resp))
+		}
+		return nil, e
+	}
+	if resp == nil {
+		return nil, newError(ErrPanic, "the library completed a request without a response")
+	}
+	r := &Response{
+		Status:   int(C.rlc_response_status(resp)),
+		Attempts: int(C.rlc_response_attempts(resp)),
+	}
+	var n C.size_t
+	if body := C.rlc_response_body(resp, &n); body != nil && n > 0 {
+		r.Body = C.GoBytes(unsafe.Pointer(body), C.int(n))
+	} else {
+		r.Body = []byte{}
+	}
+	count := int(C.rlc_response_header_count(resp))
+	r.Header = make(http.Header, count)
+	for i := 0; i < count; i++ {
+		var name, value *C.char
+		if C.rlc_response_header_at(resp, C.size_t(i), &name, &value) != C.RLC_OK {
+			continue
+		}
+		r.Header.Add(C.GoString(name), C.GoString(value))
+	}
+	return r, nil
+}

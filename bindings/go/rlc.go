@@ -1,0 +1,55 @@
+// Package rlc is the Go binding of rlc, a rate-limited HTTP client written in Rust
+// and shipped as the C library librlc.
+//
+// A [Client] takes requests with a priority, keeps them in a priority queue, sends
+// them without breaking the API's rate limit, retries transient failures with
+// jittered exponential backoff, stops hammering a server that is down (a circuit
+// breaker), and reports what happened through [Client.Metrics].
+//
+//	client, err := rlc.NewClient(rlc.Config{
+//		BaseURL:   "https://api.example.com",
+//		RateLimit: &rlc.RateLimit{Max: 10, Window: time.Second},
+//	})
+//	if err != nil { ... }
+//	defer client.Close()
+//	resp, err := client.Do(ctx, rlc.NewRequest("GET", "/users/1"), 0)
+//
+// # Linking
+//
+// The package links librlc with cgo. By default it finds the header and the
+// library in the rlc repository it lives in: include/rlc.h and target/release
+// (built with `cargo build --release --lib`), with an rpath so tests and programs
+// run without LD_LIBRARY_PATH. For an installed librlc, point cgo elsewhere with
+// CGO_CFLAGS and CGO_LDFLAGS (they come before the package's own flags), for
+// example CGO_CFLAGS="$(pkg-config --cflags rlc)" CGO_LDFLAGS="$(pkg-config --libs
+// rlc)". See README.md.
+//
+// # Callbacks and threads
+//
+// The library calls every completion on one dedicated native thread per client,
+// one at a time, in the order requests finish. A callback given to
+// [Client.Submit] runs there: it must return quickly (hand slow work to a
+// goroutine), because the next completion waits for it. A panic in a callback is
+// recovered so it never unwinds into C, and reported to [Config.OnCallbackPanic]
+// (or logged). A callback must not call runtime.Goexit (so no t.FailNow in tests).
+//
+// # Errors
+//
+// Every error the library reports is an [*Error] carrying a [Code] and the
+// library's sentence; match it with errors.Is against the sentinel codes
+// ([ErrQueueFull], [ErrCircuitOpen], [ErrTimeout], ...). [Client.Do] returns
+// ctx.Err() itself when its context ends first.
+package rlc
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../../include
+#cgo LDFLAGS: -L${SRCDIR}/../../target/release -lrlc -Wl,-rpath,${SRCDIR}/../../target/release
+#include <stdlib.h>
+#include "rlc.h"
+*/
+import "C"
+
+// Version returns the version of the linked librlc, such as "0.1.0".
+func Version() string {
+	return C.GoString(C.rlc_version())
+}
