@@ -71,8 +71,9 @@ test-go: lib
 	cd examples/go && export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)" && \
 	  go vet ./... && go build -o /dev/null .
 
-test-node:
-	@echo "test-node: no Node binding yet (Node binding issue)"
+## Node binding: builds the lib, installs koffi from the lock file, runs node --test.
+test-node: lib
+	cd bindings/node && npm ci --no-audit --no-fund && node --test test/
 
 ## The main job: a demo against an embedded mock API, on 127.0.0.1 only (about 15 s once
 ## built). Prints a table, writes target/demo/timeline.svg, fails if the API's limit broke.

@@ -1,0 +1,154 @@
+// Type definitions for the Node binding of rlc.
+
+/** The names of rlc_result (include/rlc.h) other than RLC_OK. */
+export type RlcErrorCode =
+  | 'RLC_E_INVALID_ARGUMENT'
+  | 'RLC_E_QUEUE_FULL'
+  | 'RLC_E_CIRCUIT_OPEN'
+  | 'RLC_E_TIMEOUT'
+  | 'RLC_E_CONNECT'
+  | 'RLC_E_TLS'
+  | 'RLC_E_IO'
+  | 'RLC_E_BODY_TOO_LARGE'
+  | 'RLC_E_CANCELLED'
+  | 'RLC_E_SHUTDOWN'
+  | 'RLC_E_UNKNOWN_REQUEST'
+  | 'RLC_E_INVALID_STATE'
+  | 'RLC_E_PANIC';
+
+/**
+ * An error reported by librlc, with the library's message. A request aborted through
+ * its AbortSignal rejects with code 'RLC_E_CANCELLED' and name 'AbortError'.
+ */
+export class RlcError extends Error {
+  readonly code: RlcErrorCode | string;
+  /** The numeric rlc_result. */
+  readonly result: number | undefined;
+  /** For a request that failed: how many attempts reached the network. */
+  attempts?: number;
+}
+
+export interface RateLimit {
+  /** Requests allowed per window. */
+  max: number;
+  /** The window, in milliseconds. */
+  windowMs: number;
+  /** Bucket capacity (default: max). */
+  burst?: number;
+}
+
+export type HeadersInit =
+  | Record<string, string | number | ReadonlyArray<string | number>>
+  | Iterable<readonly [string, string | number]>;
+
+export interface ClientOptions {
+  /** Prefix for relative request paths, e.g. 'https://api.example.com/v1'. */
+  baseUrl?: string | URL;
+  /** A token bucket; several (an array) are stacked: a request goes when all allow it. No limit by default. */
+  rateLimit?: RateLimit | RateLimit[];
+  /** Bucket capacity of the (first) rate limit (default: its max). */
+  burst?: number;
+  /** Strict sliding window for the first rate limit: no window ever holds more than max sends. */
+  strict?: boolean;
+  /** Retries of transient failures (transport errors, timeouts, 429, 502, 503, 504); false turns them off. */
+  retry?: { maxRetries?: number; baseDelayMs?: number; maxDelayMs?: number } | false;
+  /** Circuit breaker: opens after `threshold` consecutive failures, probes again after `recoveryTimeoutMs`. */
+  breaker?: { threshold?: number; recoveryTimeoutMs?: number };
+  /** Queued requests at most; a request past it rejects with RLC_E_QUEUE_FULL (default 10,000). */
+  maxQueueSize?: number;
+  /** Worker threads = requests in flight at most (default 4). */
+  workers?: number;
+  /** Timeout of each attempt, in milliseconds (default 30,000). */
+  timeoutMs?: number;
+  /** Headers sent with every request. */
+  headers?: HeadersInit;
+  /** Cap on a response body, in bytes (default 16 MiB). */
+  maxResponseBytes?: number;
+  /** User-Agent when a request sets none (default "rlc/<version>"). */
+  userAgent?: string;
+  /** A PEM file of CA certificates to trust instead of the built-in roots (TLS is always verified). */
+  caBundle?: string;
+}
+
+export interface RequestOptions {
+  /** Higher goes first (100 before 1); FIFO among equals. Default 0. */
+  priority?: number;
+  headers?: HeadersInit;
+  body?: string | Buffer | Uint8Array | ArrayBuffer | null;
+  /** Timeout of each attempt of this request, in milliseconds. */
+  timeoutMs?: number;
+  /** Bound on the whole request (queueing and every retry), in milliseconds. */
+  deadlineMs?: number;
+  /** Retry this request even though its method is not idempotent (e.g. POST). */
+  retryNonIdempotent?: boolean;
+  /** Cancels the request: it rejects at once with an AbortError-like RlcError. */
+  signal?: AbortSignal;
+}
+
+export interface Response {
+  /** The HTTP status, whatever it is (4xx and 5xx resolve too). */
+  status: number;
+  /** Lower-case names; repeated headers joined with ', ' (set-cookie: an array). */
+  headers: Record<string, string> & { 'set-cookie'?: string[] };
+  body: Buffer;
+  /** How many attempts it took (1 when the first one answered). */
+  attempts: number;
+}
+
+export interface Metrics {
+  submitted: number;
+  succeeded: number;
+  http4xx: number;
+  http5xx: number;
+  timeouts: number;
+  connectErrors: number;
+  circuitOpen: number;
+  queueFull: number;
+  cancelled: number;
+  shutdown: number;
+  retries: number;
+  queueDepth: number;
+  inFlight: number;
+  breakerState: 'closed' | 'open' | 'half_open';
+  latencyP50Us: number;
+  latencyP90Us: number;
+  latencyP99Us: number;
+  otherErrors: number;
+  breakerTransitions: number;
+  serverPauses: number;
+  pausedMs: number;
+  /** Infinity without a rate limit. */
+  tokensAvailable: number;
+  queueWaitP50Us: number;
+  queueWaitP90Us: number;
+  queueWaitP99Us: number;
+  attemptP50Us: number;
+  attemptP90Us: number;
+  attemptP99Us: number;
+}
+
+export class Client {
+  /** Throws TypeError for options of the wrong type, RlcError for values the library refuses. */
+  constructor(options?: ClientOptions);
+  request(method: string, path: string | URL, options?: RequestOptions): Promise<Response>;
+  get(path: string | URL, options?: RequestOptions): Promise<Response>;
+  head(path: string | URL, options?: RequestOptions): Promise<Response>;
+  post(path: string | URL, options?: RequestOptions): Promise<Response>;
+  put(path: string | URL, options?: RequestOptions): Promise<Response>;
+  patch(path: string | URL, options?: RequestOptions): Promise<Response>;
+  delete(path: string | URL, options?: RequestOptions): Promise<Response>;
+  options(path: string | URL, options?: RequestOptions): Promise<Response>;
+  metrics(): Metrics;
+  /** The metrics in the Prometheus text exposition format. */
+  metricsPrometheus(): string;
+  readonly closed: boolean;
+  /** Completes queued requests with RLC_E_SHUTDOWN, waits for those in flight, frees the client. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The version of the loaded librlc. */
+export function version(): string;
+/** Where librlc.so is loaded from (RLC_LIBRARY_PATH, next to the package, ../../target/release), or null. */
+export function libraryPath(): string | null;
+export const RESULT_NAMES: readonly string[];
