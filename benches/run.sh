@@ -88,7 +88,9 @@ fi
 [ "$HAVE_CABI" = 1 ] || note missing "C ABI not measured: include/rlc.h with rlc_submit (or librlc.so) is not on this branch yet."
 
 # ---------------------------------------------------------------- machine
-python3 - "$MODE" "$*" >>"$RESULTS" <<'EOF'
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD -- src include 2>/dev/null || COMMIT="$COMMIT (src/ modified)"
+python3 - "$MODE" "$COMMIT" >>"$RESULTS" <<'EOF'
 import json, os, platform, subprocess, sys, datetime
 cpu = "unknown"
 for line in open("/proc/cpuinfo"):
@@ -99,7 +101,7 @@ def ver(cmd):
     try: return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip().splitlines()[0]
     except Exception: return "n/a"
 print(json.dumps({
-    "bench": "machine", "mode": sys.argv[1],
+    "bench": "machine", "mode": sys.argv[1], "commit": sys.argv[2],
     "command": "make bench" if sys.argv[1] == "full" else "make bench-quick",
     "nproc": os.cpu_count(), "cpu": cpu, "mhz": mhz[0] if mhz else "n/a",
     "kernel": platform.release(), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
