@@ -111,11 +111,11 @@ def main():
                f"at end: {' / '.join(elapsed.get('loadavg_end', []))}")
     out.append(f"- toolchains: {machine.get('rustc', '?')}; {machine.get('cc', '?')}; {machine.get('nginx', '?')}; "
                f"Node {machine.get('node', '?')}; {machine.get('go', '?')}; {machine.get('python', '?')}")
-    out.append("- **Caveat:** this 2-core machine was shared with other builds and tests while these "
-               "figures were taken (see the load averages, and the `load` column of each table: the "
-               "1-minute load average when each run started). Throughput and tail latency are "
-               "depressed and noisy under such load; ratios from interleaved runs are more "
-               "trustworthy than absolute numbers. Re-run on a quiet machine for release figures.")
+    out.append("- **Caveat:** this 2-core machine is shared: other builds and tests may have been running "
+               "while these figures were taken (see the load averages above, which count the benchmark's own "
+               "threads too, and the `load` column of each table: the 1-minute load average when each run "
+               "started). Throughput and tail latency drop and scatter under such load; ratios of "
+               "interleaved runs are steadier than absolute numbers. Re-run on a quiet machine for release figures.")
     out.append("")
 
     targets = Targets()
