@@ -633,6 +633,13 @@ enum rlc_result rlc_client_metrics_prometheus(const struct rlc_client *client,
                                               size_t len,
                                               size_t *needed);
 
+/*
+ Returns `sizeof(rlc_metrics)` as this library was built. A binding that lays the
+ struct out by hand (koffi, ctypes) compares it with its own layout's size at load
+ time, so a mismatch fails loudly instead of corrupting memory.
+ */
+size_t rlc_metrics_size(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
