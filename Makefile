@@ -57,8 +57,10 @@ test-rust:
 test-c:
 	$(CARGO) test --test c_abi -- --nocapture
 
+## The C++ binding (bindings/cpp/rlc.hpp): the programs in tests/cpp, built with g++
+## as C++17 and run (under valgrind when it is installed) by tests/cpp_abi.rs.
 test-cpp:
-	@echo "test-cpp: no C++ tests yet (C ABI issue)"
+	$(CARGO) test --test cpp_abi -- --nocapture
 
 test-go:
 	@echo "test-go: no Go binding yet (Go binding issue)"
