@@ -174,8 +174,9 @@ fn cpp_header_compiles_with_strict_warnings() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp_abi");
     std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join("header_only.cpp");
-    std::fs::write(&source, "#include \"rlc.hpp\"\n#include \"rlc.hpp\"\nint main() { return 0; }\n")
-        .unwrap();
+    // Included twice: the include guard must hold.
+    let text = "#include \"rlc.hpp\"\n#include \"rlc.hpp\"\nint main() { return 0; }\n";
+    std::fs::write(&source, text).unwrap();
     let output = gxx()
         .args([
             "-fsyntax-only",
