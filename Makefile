@@ -93,8 +93,6 @@ EXAMPLE_LDFLAGS  := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lrlc -pthread
 
 examples: lib
 	$(CARGO) build --release -p mock-api --bin rlc-mock-api
-	@# Programs linked against librlc.so ask for its soname, librlc.so.$(SOMAJOR).
-	ln -sf librlc.so $(LIB_DIR)/librlc.so.$(SOMAJOR)
 	mkdir -p $(EXAMPLES_DIR)/c $(EXAMPLES_DIR)/cpp
 	$(CC) $(EXAMPLE_CFLAGS) examples/c/basic.c -o $(EXAMPLES_DIR)/c/basic $(EXAMPLE_LDFLAGS)
 	$(CC) $(EXAMPLE_CFLAGS) examples/c/priority.c -o $(EXAMPLES_DIR)/c/priority $(EXAMPLE_LDFLAGS)

@@ -7,78 +7,14 @@
 //! The library is built and found as in `tests/c_abi.rs`, into a directory of its own
 //! so that the two tests may run at once.
 
-use std::path::{Path, PathBuf};
+mod native;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use mock_api::{MockApi, MockOptions};
+use native::{have, library_dir, link_args, root, run_program, scratch_dir};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Where this test's own executable lives: `<target>/<profile>/deps/cpp_abi-*`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let deps = exe.parent().expect("deps/");
-    deps.parent().expect("<target>/<profile>/").to_path_buf()
-}
-
-/// Builds the cdylib for this test's profile into the same target directory, and
-/// copies it to a private directory as `librlc.so` (to link) and `librlc.so.0` (its
-/// soname, to run). Returns that directory.
-fn library_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let profile_dir = profile_dir();
-        let target_dir = profile_dir.parent().expect("<target>/");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => "dev".to_string(),
-            Some(other) => other.to_string(),
-            None => panic!("cannot tell the profile from {}", profile_dir.display()),
-        };
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--lib", "--profile", &profile, "--manifest-path"])
-            .arg(root().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(target_dir)
-            .status()
-            .expect("run cargo build --lib");
-        assert!(status.success(), "cargo build --lib failed");
-        let built = profile_dir.join("librlc.so");
-        assert!(built.exists(), "{} was not built", built.display());
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp_abi").join("lib");
-        std::fs::create_dir_all(&dir).unwrap();
-        for name in ["librlc.so", "librlc.so.0"] {
-            let tmp = dir.join(format!("{name}.tmp"));
-            std::fs::copy(&built, &tmp).unwrap();
-            std::fs::rename(&tmp, dir.join(name)).unwrap();
-        }
-        dir
-    })
-}
-
-fn have(tool: &str) -> bool {
-    Command::new(tool).arg("--version").output().map(|o| o.status.success()).unwrap_or(false)
-}
-
-fn use_valgrind() -> bool {
-    static USE: OnceLock<bool> = OnceLock::new();
-    *USE.get_or_init(|| {
-        if std::env::var_os("RLC_NO_VALGRIND").is_some() {
-            eprintln!("cpp_abi: RLC_NO_VALGRIND is set: running the C++ tests WITHOUT valgrind");
-            false
-        } else if have("valgrind") {
-            true
-        } else {
-            eprintln!(
-                "cpp_abi: valgrind not found: running the C++ tests WITHOUT valgrind (no leak check)"
-            );
-            false
-        }
-    })
-}
+const SUITE: &str = "cpp_abi";
 
 /// g++ as a C++17 compiler that takes every warning as an error, with `include/` and
 /// `bindings/cpp/` on the include path.
@@ -103,19 +39,11 @@ fn check_compiled(output: Output, what: &str) {
 
 /// Compiles `tests/cpp/<name>.cpp` and returns the executable.
 fn compile(name: &str) -> PathBuf {
-    let lib = library_dir();
-    let exe = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp_abi").join(name);
+    let lib = library_dir(SUITE);
+    let exe = scratch_dir(SUITE).join(name);
     let source = root().join("tests").join("cpp").join(format!("{name}.cpp"));
-    let output = gxx()
-        .arg(&source)
-        .arg("-o")
-        .arg(&exe)
-        .arg("-L")
-        .arg(lib)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lrlc", "-pthread"])
-        .output()
-        .expect("run g++");
+    let output =
+        gxx().arg(&source).arg("-o").arg(&exe).args(link_args(lib)).output().expect("run g++");
     check_compiled(output, &source.display().to_string());
     exe
 }
@@ -123,34 +51,7 @@ fn compile(name: &str) -> PathBuf {
 /// Compiles and runs `tests/cpp/<name>.cpp` against a fresh mock API; returns its
 /// stderr (already echoed).
 fn run_cpp(name: &str) -> String {
-    let exe = compile(name);
-    let api = MockApi::start(MockOptions { port: 0, rate_limit: None });
-    let mut cmd = if use_valgrind() {
-        let mut c = Command::new("valgrind");
-        c.args([
-            "--quiet",
-            "--error-exitcode=1",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite,indirect",
-            "--show-leak-kinds=definite,indirect",
-        ]);
-        c.arg(&exe);
-        c
-    } else {
-        Command::new(&exe)
-    };
-    let output = cmd.arg(api.url()).output().expect("run the C++ test program");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    print!("{stdout}");
-    eprint!("{stderr}");
-    assert!(
-        output.status.success(),
-        "C++ test {name} failed ({}{})",
-        output.status,
-        if use_valgrind() { ", under valgrind" } else { "" }
-    );
-    stderr
+    run_program(SUITE, &compile(name), &[])
 }
 
 #[test]
@@ -171,9 +72,7 @@ fn cpp_client() {
 /// clean under the pickiest common ones.
 #[test]
 fn cpp_header_compiles_with_strict_warnings() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cpp_abi");
-    std::fs::create_dir_all(&dir).unwrap();
-    let source = dir.join("header_only.cpp");
+    let source = scratch_dir(SUITE).join("header_only.cpp");
     // Included twice: the include guard must hold.
     let text = "#include \"rlc.hpp\"\n#include \"rlc.hpp\"\nint main() { return 0; }\n";
     std::fs::write(&source, text).unwrap();
@@ -197,15 +96,5 @@ fn cpp_header_compiles_with_strict_warnings() {
 /// that would otherwise never run.
 #[test]
 fn every_cpp_program_has_a_test() {
-    const RUN: [&str; 1] = ["client_test"];
-    let mut found: Vec<String> = std::fs::read_dir(root().join("tests").join("cpp"))
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.unwrap().path();
-            (path.extension()? == "cpp")
-                .then(|| path.file_stem().unwrap().to_string_lossy().into_owned())
-        })
-        .collect();
-    found.sort();
-    assert_eq!(found, RUN, "add a #[test] for each program in tests/cpp (and list it here)");
+    native::assert_all_programs_run("cpp", "cpp", &["client_test"]);
 }
