@@ -24,7 +24,7 @@ lib:
 	@# cargo names the file librlc.so; programs linked against it ask for its soname.
 	ln -sf librlc.so $(LIB_DIR)/librlc.so.$(SOMAJOR)
 
-## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h and
+## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h, rlc.hpp and
 ## rlc.pc under PREFIX, so that `cc app.c $$(pkg-config --cflags --libs rlc)` works
 ## (with PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig for a PREFIX pkg-config doesn't know).
 install: lib
@@ -34,6 +34,7 @@ install: lib
 	ln -sf librlc.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/librlc.so
 	install -m 644 $(LIB_DIR)/librlc.a $(DESTDIR)$(LIBDIR)/librlc.a
 	install -m 644 include/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.h
+	install -m 644 bindings/cpp/rlc.hpp $(DESTDIR)$(INCLUDEDIR)/rlc.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    rlc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
@@ -42,7 +43,8 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librlc.so $(DESTDIR)$(LIBDIR)/librlc.so.$(SOMAJOR) \
 	      $(DESTDIR)$(LIBDIR)/librlc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librlc.a \
-	      $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
+	      $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.hpp \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
 
 ## Regenerates include/rlc.h from src/ffi with cbindgen (the header test checks it).
 header:
