@@ -355,9 +355,10 @@ enum rlc_result rlc_config_add_rate_limit(struct rlc_config *cfg,
 
 /*
  Makes the limit set with `rlc_config_set_rate_limit` strict (`strict` true): no
- sliding window of its length ever holds more than its `max_requests` sends, as
- servers that count a rolling window require. RLC_E_INVALID_ARGUMENT when no rate
- limit was set.
+ sliding window of its length ever holds more than its `max_requests` arrivals at
+ the server, as servers that count a rolling window require. Each send counts from
+ its dispatch until a window after its response, so the promise holds whatever the
+ network's delay. RLC_E_INVALID_ARGUMENT when no rate limit was set.
  */
 enum rlc_result rlc_config_set_strict_window(struct rlc_config *cfg, bool strict);
 

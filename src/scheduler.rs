@@ -403,6 +403,7 @@ impl Shared {
         let wall = SystemTime::now();
         let mut core = self.lock();
         core.in_flight -= 1;
+        core.limiter.release(now);
         core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
         let mut retry_after = None;
         if let Ok(response) = &attempt {
