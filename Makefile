@@ -24,7 +24,7 @@ lib:
 	@# cargo names the file librlc.so; programs linked against it ask for its soname.
 	ln -sf librlc.so $(LIB_DIR)/librlc.so.$(SOMAJOR)
 
-## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h and
+## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h, rlc.hpp and
 ## rlc.pc under PREFIX, so that `cc app.c $$(pkg-config --cflags --libs rlc)` works
 ## (with PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig for a PREFIX pkg-config doesn't know).
 install: lib
@@ -34,6 +34,7 @@ install: lib
 	ln -sf librlc.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/librlc.so
 	install -m 644 $(LIB_DIR)/librlc.a $(DESTDIR)$(LIBDIR)/librlc.a
 	install -m 644 include/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.h
+	install -m 644 bindings/cpp/rlc.hpp $(DESTDIR)$(INCLUDEDIR)/rlc.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    rlc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
@@ -42,14 +43,16 @@ install: lib
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librlc.so $(DESTDIR)$(LIBDIR)/librlc.so.$(SOMAJOR) \
 	      $(DESTDIR)$(LIBDIR)/librlc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librlc.a \
-	      $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
+	      $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.hpp \
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
 
 ## Regenerates include/rlc.h from src/ffi with cbindgen (the header test checks it).
 header:
 	RLC_UPDATE_HEADER=1 $(CARGO) test --test header header_is_fresh
 
-## Every test that exists: Rust (unit, integration, header freshness), C, C++, Go, Node.
-test: test-rust test-c test-cpp test-go test-node
+## Every test that exists: Rust (unit, integration, header freshness), C, C++, Go, Node,
+## and the examples (run, so they never rot).
+test: test-rust test-c test-cpp test-go test-node examples
 
 test-rust:
 	$(CARGO) test --workspace
@@ -59,8 +62,10 @@ test-rust:
 test-c:
 	$(CARGO) test --test c_abi -- --nocapture
 
+## The C++ binding (bindings/cpp/rlc.hpp): the programs in tests/cpp, built with g++
+## as C++17 and run (under valgrind when it is installed) by tests/cpp_abi.rs.
 test-cpp:
-	@echo "test-cpp: no C++ tests yet (C ABI issue)"
+	$(CARGO) test --test cpp_abi -- --nocapture
 
 ## Go binding: vet, the tests under the race detector, and the example's build.
 ## cgo links $(LIB_DIR)/librlc.so with an rpath (bindings/go/README.md tells how to
@@ -80,8 +85,22 @@ test-node: lib
 demo:
 	$(CARGO) run --release -p demo
 
-examples:
-	@echo "examples: not built yet"
+## The example programs in examples/c and examples/cpp, built into target/examples
+## against target/release/librlc.so (found at run time through an rpath) and run once
+## each against rlc-mock-api on a free port (examples/run.sh).
+EXAMPLES_DIR := $(TARGET_DIR)/examples
+EXAMPLE_CFLAGS   := -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude
+EXAMPLE_CXXFLAGS := -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -Ibindings/cpp
+EXAMPLE_LDFLAGS  := -L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR) -lrlc -pthread
+
+examples: lib
+	$(CARGO) build --release -p mock-api --bin rlc-mock-api
+	mkdir -p $(EXAMPLES_DIR)/c $(EXAMPLES_DIR)/cpp
+	$(CC) $(EXAMPLE_CFLAGS) examples/c/basic.c -o $(EXAMPLES_DIR)/c/basic $(EXAMPLE_LDFLAGS)
+	$(CC) $(EXAMPLE_CFLAGS) examples/c/priority.c -o $(EXAMPLES_DIR)/c/priority $(EXAMPLE_LDFLAGS)
+	$(CXX) $(EXAMPLE_CXXFLAGS) examples/cpp/basic.cpp -o $(EXAMPLES_DIR)/cpp/basic $(EXAMPLE_LDFLAGS)
+	examples/run.sh $(TARGET_DIR)/release/rlc-mock-api \
+	    $(EXAMPLES_DIR)/c/basic $(EXAMPLES_DIR)/c/priority $(EXAMPLES_DIR)/cpp/basic
 
 bench:
 	CARGO="$(CARGO)" bash benches/run.sh full

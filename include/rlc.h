@@ -355,9 +355,10 @@ enum rlc_result rlc_config_add_rate_limit(struct rlc_config *cfg,
 
 /*
  Makes the limit set with `rlc_config_set_rate_limit` strict (`strict` true): no
- sliding window of its length ever holds more than its `max_requests` sends, as
- servers that count a rolling window require. RLC_E_INVALID_ARGUMENT when no rate
- limit was set.
+ sliding window of its length ever holds more than its `max_requests` arrivals at
+ the server, as servers that count a rolling window require. Each send counts from
+ its dispatch until a window after its response, so the promise holds whatever the
+ network's delay. RLC_E_INVALID_ARGUMENT when no rate limit was set.
  */
 enum rlc_result rlc_config_set_strict_window(struct rlc_config *cfg, bool strict);
 
@@ -632,6 +633,13 @@ enum rlc_result rlc_client_metrics_prometheus(const struct rlc_client *client,
                                               char *buf,
                                               size_t len,
                                               size_t *needed);
+
+/*
+ Returns `sizeof(rlc_metrics)` as this library was built. A binding that lays the
+ struct out by hand (koffi, ctypes) compares it with its own layout's size at load
+ time, so a mismatch fails loudly instead of corrupting memory.
+ */
+size_t rlc_metrics_size(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -19,8 +19,10 @@ pub struct RateLimit {
     pub window: Duration,
     /// Bucket capacity: how many may go at once after an idle spell. Defaults to `max_requests`.
     pub burst: u32,
-    /// When set, no sliding window of length `window` ever holds more than
-    /// `max_requests` sends (a ring of send times enforces it).
+    /// When set, no sliding window of length `window` at the server ever holds more
+    /// than `max_requests` arrivals: each send counts from its dispatch until
+    /// `window` after its attempt completed, which covers its arrival whatever the
+    /// network's delay. For servers that count a rolling window.
     pub strict: bool,
 }
 
@@ -159,7 +161,8 @@ impl Config {
         Ok(self)
     }
 
-    /// Makes the primary rate limit strict: no sliding window ever holds more than its maximum.
+    /// Makes the primary rate limit strict: no sliding window at the server ever holds
+    /// more than its maximum (see [`RateLimit::strict`]).
     pub fn strict_window(&mut self, strict: bool) -> Result<&mut Self> {
         let first = self
             .rate_limits

@@ -13,10 +13,17 @@ use crate::config::RateLimit;
 /// `window` scaled units and never has to be rounded. Capacity is `burst`, refill is
 /// `max_requests` per `window`, and no partial token is ever dropped, so under
 /// continuous demand any number of steps adds up to exactly
-/// `burst + floor(elapsed * max_requests / window)` sends. A strict rule additionally keeps a ring of its last `max_requests` actual
-/// send times and refuses while the oldest of them is less than `window` ago, which
-/// the bucket alone cannot promise once its burst exceeds what a sliding window may
-/// hold.
+/// /// `burst + floor(elapsed * max_requests / window)` sends.
+///
+/// A strict rule also promises that no sliding window of length `window` *at the
+/// server* ever holds more than `max_requests` arrivals, which the bucket alone cannot
+/// once its burst exceeds what a window may hold. Send times seen here are not arrival
+/// times (a request reaches the server somewhere between its dispatch and its
+/// response, and connection set-up or a busy core moves that by milliseconds), so a
+/// strict rule counts each send from its dispatch until `window` after its attempt
+/// *completed* ([`Limiter::release`]): every arrival lies inside that span, so the
+/// promise holds whatever the network does. The cost is one round trip of the rate
+/// per window.
 ///
 /// `demand_since` is the time since which the scheduler has been waiting on the
 /// limiter alone (it is clamped to `now`). A send is credited at `max(earliest
@@ -51,10 +58,18 @@ struct Rule {
     tolerance: u128,
     /// Theoretical arrival time (scaled): the bucket is full whenever this is `<= now * max`.
     tat: u128,
-    /// For a strict rule, the last `max` real send times, oldest first.
-    ring: Option<VecDeque<Nanos>>,
+    /// For a strict rule, the sends that still count against its window.
+    ring: Option<Ring>,
     /// The window in nanoseconds, for the ring.
     window_ns: Nanos,
+}
+
+/// The sends a strict rule still counts: those in flight, and the completion times
+/// of the last `max` finished ones, oldest first.
+#[derive(Debug, Default)]
+struct Ring {
+    in_flight: u64,
+    done: VecDeque<Nanos>,
 }
 
 impl Rule {
@@ -71,7 +86,7 @@ impl Rule {
             burst,
             tolerance: (burst - 1) * window,
             tat: 0,
-            ring: limit.strict.then(|| VecDeque::with_capacity((max as usize).min(1024))),
+            ring: limit.strict.then(Ring::default),
             window_ns,
         }
     }
@@ -81,40 +96,57 @@ impl Rule {
         self.tat.saturating_sub(self.tolerance)
     }
 
-    /// When the ring, if full, lets the next send go.
-    fn ring_ready(&self) -> Option<Nanos> {
+    /// When the ring, if full at `now`, lets the next send go. Finished sends leave
+    /// the window one `window` after they completed; sends in flight never leave by
+    /// time, so when they alone fill the window no time is known: the answer is then a
+    /// window from now, and a [`Limiter::release`] makes the caller ask again sooner.
+    fn ring_ready(&self, now: Nanos) -> Option<Nanos> {
         let ring = self.ring.as_ref()?;
-        if ring.len() as u128 >= self.max {
-            ring.front().map(|oldest| oldest.saturating_add(self.window_ns))
-        } else {
-            None
+        let held = u128::from(ring.in_flight) + ring.done.len() as u128;
+        if held < self.max {
+            return None;
         }
+        // This many finished sends must leave the window before one more may go.
+        let must_leave = (held - self.max + 1) as usize;
+        Some(match ring.done.get(must_leave - 1) {
+            Some(done) => done.saturating_add(self.window_ns),
+            None => now.saturating_add(self.window_ns),
+        })
     }
 
     /// The first whole nanosecond at which this rule allows a send.
-    fn ready(&self) -> Nanos {
+    fn ready(&self, now: Nanos) -> Nanos {
         let bucket = to_nanos(self.bucket_earliest().div_ceil(self.max));
-        bucket.max(self.ring_ready().unwrap_or(0))
+        bucket.max(self.ring_ready(now).unwrap_or(0))
     }
 
     /// The last whole nanosecond at or before this rule's exact earliest allowed time.
     /// Charging other rules from it (rather than from the rounded-up time) keeps the
     /// binding rule's own charge exact, so rounding never accumulates.
-    fn ready_floor(&self) -> Nanos {
+    fn ready_floor(&self, now: Nanos) -> Nanos {
         let bucket = to_nanos(self.bucket_earliest() / self.max);
-        bucket.max(self.ring_ready().unwrap_or(0))
+        bucket.max(self.ring_ready(now).unwrap_or(0))
     }
 
     /// Takes one token as of `credit` (a time at which every rule allowed the send);
-    /// the ring records the real send time `now`.
-    fn charge(&mut self, credit: Nanos, now: Nanos) {
+    /// a strict rule counts the send as in flight.
+    fn charge(&mut self, credit: Nanos) {
         let credit = u128::from(credit) * self.max;
         self.tat = self.tat.max(credit) + self.window;
         if let Some(ring) = self.ring.as_mut() {
-            ring.push_back(now);
-            while ring.len() as u128 > self.max {
-                ring.pop_front();
-            }
+            ring.in_flight += 1;
+        }
+    }
+
+    /// A send's attempt completed at `now`: it counts until `now + window`.
+    fn release(&mut self, now: Nanos) {
+        let Some(ring) = self.ring.as_mut() else { return };
+        ring.in_flight = ring.in_flight.saturating_sub(1);
+        // Completions may be reported slightly out of order; keep the ring sorted.
+        let at = ring.done.iter().rposition(|&t| t <= now).map_or(0, |i| i + 1);
+        ring.done.insert(at, now);
+        while ring.done.len() as u128 > self.max {
+            ring.done.pop_front();
         }
     }
 
@@ -128,8 +160,8 @@ impl Rule {
         let ring = match &self.ring {
             Some(ring) => {
                 let recent =
-                    ring.iter().filter(|&&t| t.saturating_add(self.window_ns) > now).count();
-                self.max.saturating_sub(recent as u128)
+                    ring.done.iter().filter(|&&t| t.saturating_add(self.window_ns) > now).count();
+                self.max.saturating_sub(recent as u128 + u128::from(ring.in_flight))
             }
             None => u128::MAX,
         };
@@ -157,15 +189,25 @@ impl Limiter {
     pub fn try_acquire(&mut self, now: Nanos, demand_since: Nanos) -> Result<Nanos, Nanos> {
         let demand_since = demand_since.min(now);
         // Check every rule before charging any, so a refusal leaves all untouched.
-        let ready = self.rules.iter().map(Rule::ready).max().unwrap_or(0);
+        let ready = self.rules.iter().map(|r| r.ready(now)).max().unwrap_or(0);
         if ready > now {
             return Err(ready);
         }
-        let floor = self.rules.iter().map(Rule::ready_floor).max().unwrap_or(0).max(demand_since);
+        let floor =
+            self.rules.iter().map(|r| r.ready_floor(now)).max().unwrap_or(0).max(demand_since);
         for rule in &mut self.rules {
-            rule.charge(floor, now);
+            rule.charge(floor);
         }
         Ok(ready.max(demand_since))
+    }
+
+    /// Reports that the attempt of one send granted by `try_acquire` completed at
+    /// `now` (with a response or without). Strict rules count the send until one
+    /// window after this; other rules need no report. Call it exactly once per grant.
+    pub fn release(&mut self, now: Nanos) {
+        for rule in &mut self.rules {
+            rule.release(now);
+        }
     }
 
     /// Whole tokens available at `now` in the tightest rule (`u64::MAX` when
@@ -488,7 +530,7 @@ mod tests {
         assert_eq!(l.try_acquire(10, 10), Err(250 * MS));
         assert_eq!(l.try_acquire(250 * MS, 10), Ok(250 * MS));
         // The 10/s rule was charged as of 250 ms, the real earliest send.
-        assert_eq!(l.rules[0].ready(), 350 * MS);
+        assert_eq!(l.rules[0].ready(0), 350 * MS);
     }
 
     #[test]
@@ -507,6 +549,7 @@ mod tests {
         assert_eq!(l.tokens_available(0), 5);
         for _ in 0..5 {
             assert_eq!(l.try_acquire(0, 0), Ok(0));
+            l.release(0);
         }
         assert_eq!(l.tokens_available(0), 0);
         assert_eq!(l.try_acquire(0, 0), Err(SEC));
@@ -515,15 +558,56 @@ mod tests {
     }
 
     #[test]
-    fn strict_ring_uses_real_send_times() {
+    fn strict_counts_a_send_until_a_window_after_it_completed() {
         let mut l = limiter(&[rule(2, SEC, 2, true)]);
         assert_eq!(l.try_acquire(0, 0), Ok(0));
-        // Credited at 0 (demand since 0), but really sent at 700 ms.
-        assert_eq!(l.try_acquire(700 * MS, 0), Ok(0));
-        assert_eq!(l.try_acquire(700 * MS, 0), Err(SEC));
-        assert_eq!(l.try_acquire(SEC, 700 * MS), Ok(SEC));
-        // The ring now holds 700 ms and 1 s: next at 1.7 s.
-        assert_eq!(l.try_acquire(SEC, SEC), Err(1700 * MS));
+        assert_eq!(l.try_acquire(100 * MS, 100 * MS), Ok(100 * MS));
+        // Both in flight: no time is known, so the answer is a window from now.
+        assert_eq!(l.try_acquire(200 * MS, 200 * MS), Err(1200 * MS));
+        assert_eq!(l.tokens_available(200 * MS), 0);
+        // The first completes at 700 ms: it counts until 1.7 s.
+        l.release(700 * MS);
+        assert_eq!(l.try_acquire(800 * MS, 800 * MS), Err(1700 * MS));
+        assert_eq!(l.try_acquire(1700 * MS - 1, 800 * MS), Err(1700 * MS));
+        assert_eq!(l.try_acquire(1700 * MS, 1700 * MS), Ok(1700 * MS));
+        // Completions reported out of order still leave in time order.
+        l.release(2500 * MS);
+        l.release(2000 * MS);
+        assert_eq!(l.try_acquire(2600 * MS, 2600 * MS), Err(3000 * MS));
+        assert_eq!(l.try_acquire(3000 * MS, 3000 * MS), Ok(3000 * MS));
+        assert_eq!(l.try_acquire(3000 * MS, 3000 * MS), Err(3500 * MS));
+    }
+
+    /// A server sees each request somewhere between its dispatch and its completion.
+    /// Whatever that delay, no window at the server holds more than the maximum.
+    #[test]
+    fn strict_holds_at_the_server_whatever_the_latency() {
+        let mut rng = StdRng::seed_from_u64(0x0a77_10a1);
+        let (m, w) = (10usize, SEC);
+        let mut l = limiter(&[rule(m as u32, w, m as u32, true)]);
+        let mut now: Nanos = 0;
+        // (completion time, arrival time) of sends in flight.
+        let mut in_flight: Vec<(Nanos, Nanos)> = Vec::new();
+        let mut arrivals = Vec::new();
+        for _ in 0..200_000 {
+            in_flight.sort_unstable();
+            while in_flight.first().is_some_and(|&(done, _)| done <= now) {
+                let (done, arrival) = in_flight.remove(0);
+                l.release(done);
+                arrivals.push(arrival);
+            }
+            if l.try_acquire(now, now).is_ok() {
+                let latency = rng.gen_range(0..300 * MS);
+                let arrival = now + rng.gen_range(0..=latency);
+                in_flight.push((now + latency, arrival));
+            }
+            now += rng.gen_range(0..20 * MS);
+        }
+        arrivals.sort_unstable();
+        assert!(arrivals.len() > 10_000, "the run should send a lot ({})", arrivals.len());
+        for i in 0..arrivals.len() - m {
+            assert!(arrivals[i + m] >= arrivals[i] + w, "{} arrivals within {w} ns", m + 1);
+        }
     }
 
     #[test]
@@ -554,6 +638,7 @@ mod tests {
                         assert!(c <= now && c >= demand_since);
                         prev_credit = c;
                         sends.push(now);
+                        l.release(now);
                     }
                     Err(t) => {
                         assert!(t > now);
@@ -564,6 +649,7 @@ mod tests {
                             let c = l.try_acquire(now, demand_since.min(now)).expect("ready at t");
                             prev_credit = c;
                             sends.push(now);
+                            l.release(now);
                         }
                     }
                 }
@@ -614,6 +700,7 @@ mod tests {
             strict: true,
         }]);
         assert_eq!(l.try_acquire(0, 0), Ok(0));
+        l.release(0);
         assert_eq!(l.try_acquire(0, 0), Err(1));
         assert_eq!(l.try_acquire(1, 1), Ok(1));
     }

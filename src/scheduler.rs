@@ -33,6 +33,8 @@ pub(crate) struct Job {
     pub callback: Callback,
     pub attempts: u32,
     pub submitted_at: Nanos,
+    /// When the current attempt was handed to a worker.
+    pub sent_at: Nanos,
     pub deadline: Option<Nanos>,
     pub probe: bool,
 }
@@ -211,6 +213,7 @@ impl Shared {
             callback,
             attempts: 0,
             submitted_at: now,
+            sent_at: now,
             deadline,
             probe: false,
         };
@@ -378,6 +381,7 @@ impl Shared {
             }
             job.attempts += 1;
             job.probe = probe;
+            job.sent_at = now;
             return Ok(job);
         }
     }
@@ -403,6 +407,8 @@ impl Shared {
         let wall = SystemTime::now();
         let mut core = self.lock();
         core.in_flight -= 1;
+        self.metrics.attempt(now.saturating_sub(job.sent_at));
+        core.limiter.release(now);
         core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
         let mut retry_after = None;
         if let Ok(response) = &attempt {

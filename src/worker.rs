@@ -20,9 +20,7 @@ const BODYLESS_METHODS: [&str; 5] = ["GET", "HEAD", "DELETE", "OPTIONS", "TRACE"
 pub(crate) fn run_worker(shared: Arc<Shared>, jobs: Receiver<WorkerMsg>) {
     while let Ok(WorkerMsg::Run(mut job)) = jobs.recv() {
         loop {
-            let started = shared.clock.now();
-            let attempt = perform(&shared, &job, started);
-            shared.metrics.attempt(shared.clock.now().saturating_sub(started));
+            let attempt = perform(&shared, &job);
             match shared.after_attempt(job, attempt) {
                 Some(next) => job = next,
                 None => break,
@@ -58,7 +56,7 @@ pub(crate) fn build_agent(config: &crate::Config) -> ureq::Agent {
     )
 }
 
-fn perform(shared: &Shared, job: &Job, started: u64) -> Attempt {
+fn perform(shared: &Shared, job: &Job) -> Attempt {
     let request = &job.request;
     let url = if request.target.starts_with('/') {
         let base = shared.config.base_url.as_deref().unwrap_or_default();
@@ -68,7 +66,7 @@ fn perform(shared: &Shared, job: &Job, started: u64) -> Attempt {
     };
     let mut timeout = request.timeout.unwrap_or(shared.config.timeout);
     if let Some(deadline) = job.deadline {
-        let left = Duration::from_nanos(deadline.saturating_sub(started));
+        let left = Duration::from_nanos(deadline.saturating_sub(shared.clock.now()));
         if left.is_zero() {
             return Err(Error::new(crate::ErrorKind::Timeout, "the request's deadline passed"));
         }
@@ -83,6 +81,9 @@ fn perform(shared: &Shared, job: &Job, started: u64) -> Attempt {
     for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
+    // The agent already applies the client's timeout; only a different one needs a
+    // per-request config (a copy of the agent's).
+    let timeout = (timeout != shared.config.timeout).then_some(timeout);
     let agent = &shared.agent;
     let sent = if request.body.is_empty() && BODYLESS_METHODS.contains(&request.method.as_str()) {
         builder.body(()).map(|r| run(agent, r, timeout))
@@ -100,10 +101,12 @@ fn perform(shared: &Shared, job: &Job, started: u64) -> Attempt {
 fn run<S: ureq::AsSendBody>(
     agent: &ureq::Agent,
     request: http::Request<S>,
-    timeout: Duration,
+    timeout: Option<Duration>,
 ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-    let request = agent.configure_request(request).timeout_global(Some(timeout)).build();
-    agent.run(request)
+    match timeout {
+        Some(t) => agent.run(agent.configure_request(request).timeout_global(Some(t)).build()),
+        None => agent.run(request),
+    }
 }
 
 fn read_response(mut response: http::Response<ureq::Body>, cap: u64) -> Attempt {

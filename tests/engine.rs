@@ -536,6 +536,7 @@ fn the_strict_window_never_exceeds_its_limit_at_the_server() {
     assert!(all.values().all(|r| r.as_ref().unwrap().status() == 200));
     let stats = server.stats();
     assert_eq!(stats.rejected_429, 0);
+    assert!(stats.max_in_window <= 5, "{} in one window", stats.max_in_window);
 }
 
 #[test]

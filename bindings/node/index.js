@@ -214,7 +214,17 @@ function native() {
     rlc_client_metrics_prometheus: f(
       'int rlc_client_metrics_prometheus(const rlc_client *client, uint8_t *buf, size_t len, _Out_ size_t *needed)'
     ),
+    rlc_metrics_size: f('size_t rlc_metrics_size(void)'),
   };
+  // The metrics struct is laid out by hand above: refuse a library whose layout differs
+  // rather than let rlc_client_metrics write past the end of it.
+  const nativeSize = Number(lib.rlc_metrics_size());
+  if (nativeSize !== koffi.sizeof(t.metrics)) {
+    throw new Error(
+      `rlc: ${libraryPath()} has a ${nativeSize}-byte rlc_metrics, this binding expects ` +
+        `${koffi.sizeof(t.metrics)}; the library and the binding are from different versions`
+    );
+  }
   return lib;
 }
 

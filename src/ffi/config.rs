@@ -101,9 +101,10 @@ pub extern "C" fn rlc_config_add_rate_limit(
 }
 
 /// Makes the limit set with `rlc_config_set_rate_limit` strict (`strict` true): no
-/// sliding window of its length ever holds more than its `max_requests` sends, as
-/// servers that count a rolling window require. RLC_E_INVALID_ARGUMENT when no rate
-/// limit was set.
+/// sliding window of its length ever holds more than its `max_requests` arrivals at
+/// the server, as servers that count a rolling window require. Each send counts from
+/// its dispatch until a window after its response, so the promise holds whatever the
+/// network's delay. RLC_E_INVALID_ARGUMENT when no rate limit was set.
 #[no_mangle]
 pub extern "C" fn rlc_config_set_strict_window(cfg: *mut rlc_config, strict: bool) -> rlc_result {
     ffi_panic_boundary! {

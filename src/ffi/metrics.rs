@@ -177,3 +177,11 @@ pub extern "C" fn rlc_client_metrics_prometheus(
         rlc_result::RLC_OK
     }
 }
+
+/// Returns `sizeof(rlc_metrics)` as this library was built. A binding that lays the
+/// struct out by hand (koffi, ctypes) compares it with its own layout's size at load
+/// time, so a mismatch fails loudly instead of corrupting memory.
+#[no_mangle]
+pub extern "C" fn rlc_metrics_size() -> usize {
+    std::mem::size_of::<rlc_metrics>()
+}

@@ -1,0 +1,571 @@
+// rlc.hpp: a header-only C++17 wrapper over rlc's C ABI (include/rlc.h).
+//
+//     using namespace std::chrono_literals;
+//     rlc::Client client(rlc::Config().base_url("http://127.0.0.1:8080").rate_limit(10, 1s));
+//     rlc::Response r = client.send(rlc::Request("GET", "/ok"));        // blocks
+//     std::future<rlc::Response> f = client.submit_future(rlc::Request("GET", "/ok"), 5);
+//     client.submit(rlc::Request("GET", "/ok"), 1, [](rlc::Response r, rlc::Result) { ... });
+//
+// Ownership: RAII owns every C handle. rlc::Config, rlc::Request and rlc::Client are
+// move-only and free what they hold; rlc::Response is a plain value copied out of the
+// C response, so it outlives the callback that received it. A moved-from object holds
+// nothing: using it throws rlc::Error instead of crashing.
+//
+// Errors: synchronous failures throw rlc::Error, which carries the rlc::Result and the
+// library's sentence for it (rlc_last_error, read on the failing thread). A request's
+// own outcome is not thrown at the callback: it gets the Response and its Result. A
+// future holds the outcome instead: get() returns the Response (an HTTP response of
+// any status) or throws the rlc::Error (RLC_E_CONNECT, RLC_E_SHUTDOWN, ...).
+//
+// Threads: callbacks, and so the completion of futures, run on the client's one
+// completion thread, one at a time, never inside submit. A Client may be used from
+// many threads at once, but not while it is being moved, assigned or closed. Waiting
+// on a future inside a callback would deadlock that thread: don't (send() refuses
+// there with RLC_E_INVALID_STATE).
+//
+// Exceptions never cross into C. One that escapes a user's callback is caught by the
+// trampoline, written to stderr and swallowed: std::terminate is NOT called, the
+// client keeps running, and the callback counts as delivered. (There is nobody to
+// rethrow it to: the callback's caller is the library's thread.) Code that must not
+// lose an error catches it inside its callback, or uses submit_future.
+//
+// Build: -std=c++17 with include/ and bindings/cpp/ on the include path; link -lrlc.
+
+#ifndef RLC_HPP
+#define RLC_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rlc.h"
+
+namespace rlc {
+
+/// rlc_result as a scoped enum, with the same values.
+enum class Result : int {
+    Ok = RLC_OK,
+    InvalidArgument = RLC_E_INVALID_ARGUMENT,
+    QueueFull = RLC_E_QUEUE_FULL,
+    CircuitOpen = RLC_E_CIRCUIT_OPEN,
+    Timeout = RLC_E_TIMEOUT,
+    Connect = RLC_E_CONNECT,
+    Tls = RLC_E_TLS,
+    Io = RLC_E_IO,
+    BodyTooLarge = RLC_E_BODY_TOO_LARGE,
+    Cancelled = RLC_E_CANCELLED,
+    Shutdown = RLC_E_SHUTDOWN,
+    UnknownRequest = RLC_E_UNKNOWN_REQUEST,
+    InvalidState = RLC_E_INVALID_STATE,
+    Panic = RLC_E_PANIC,
+};
+
+using RequestId = rlc_request_id;
+/// A snapshot of a client's counters and latencies (rlc_metrics in rlc.h).
+using Metrics = rlc_metrics;
+
+/// The static name of `r`, such as "RLC_E_QUEUE_FULL".
+inline const char *to_string(Result r) noexcept {
+    return rlc_result_str(static_cast<rlc_result>(r));
+}
+
+/// The library's version (rlc_version); RLC_VERSION_STRING is the header's.
+inline const char *version() noexcept { return rlc_version(); }
+
+/// The calling thread's last error sentence (rlc_last_error); "" when none.
+inline std::string last_error() {
+    std::string text(rlc_last_error(nullptr, 0), '\0');
+    rlc_last_error(text.data(), text.size());
+    text.resize(std::strlen(text.c_str()));
+    return text;
+}
+
+/// What every failure throws: the code, and a sentence saying why. what() reads
+/// "RLC_E_CONNECT: <sentence>". A std::runtime_error underneath, so copying (as
+/// std::exception_ptr and futures do) never throws.
+class Error : public std::runtime_error {
+public:
+    Error(Result result, const std::string &message)
+        : std::runtime_error(std::string(to_string(result)) + ": " + message),
+          result_(result),
+          skip_(std::strlen(to_string(result)) + 2) {}
+
+    /// The failure of the C call that just returned `rc` on this thread.
+    static Error last(rlc_result rc) { return Error(static_cast<Result>(rc), last_error()); }
+
+    Result result() const noexcept { return result_; }
+    /// The sentence alone, without the code's name.
+    const char *message() const noexcept { return what() + skip_; }
+
+private:
+    Result result_;
+    std::size_t skip_;
+};
+
+namespace detail {
+
+inline void check(rlc_result rc) {
+    if (rc != RLC_OK) throw Error::last(rc);
+}
+
+/// A duration as the C ABI's unsigned milliseconds. A negative one is refused here:
+/// the cast would turn it into centuries.
+inline std::uint64_t millis(std::chrono::milliseconds d) {
+    if (d.count() < 0) throw Error(Result::InvalidArgument, "a duration must not be negative");
+    return static_cast<std::uint64_t>(d.count());
+}
+
+/// ASCII case-insensitive equality, as HTTP header names compare.
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (lower(a[i]) != lower(b[i])) return false;
+    }
+    return true;
+}
+
+} // namespace detail
+
+/// The outcome of one request, copied out of the C response: an HTTP response of any
+/// status (result() is Ok), or, with status 0, why none came.
+class Response {
+public:
+    using Headers = std::vector<std::pair<std::string, std::string>>;
+
+    Response() = default;
+
+    /// Copies everything out of `resp`, which stays the caller's. `id` is 0 for the
+    /// response of Client::send, which has none.
+    static Response copy_of(RequestId id, Result result, const rlc_response *resp) {
+        Response r;
+        r.id_ = id;
+        r.result_ = result;
+        r.status_ = rlc_response_status(resp);
+        r.attempts_ = rlc_response_attempts(resp);
+        if (const char *msg = rlc_response_error_message(resp)) r.error_message_ = msg;
+        std::size_t len = 0;
+        if (const std::uint8_t *body = rlc_response_body(resp, &len)) {
+            r.body_.assign(body, body + len);
+        }
+        const std::size_t count = rlc_response_header_count(resp);
+        r.headers_.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            const char *name = nullptr;
+            const char *value = nullptr;
+            if (rlc_response_header_at(resp, i, &name, &value) == RLC_OK) {
+                r.headers_.emplace_back(name, value);
+            }
+        }
+        return r;
+    }
+
+    /// The id submit returned; 0 for a response of send.
+    RequestId id() const noexcept { return id_; }
+    /// Ok when an HTTP response of any status came; otherwise why none did.
+    Result result() const noexcept { return result_; }
+    /// The HTTP status, or 0 when no response came.
+    std::uint16_t status() const noexcept { return status_; }
+    /// How many attempts reached the network (0 when none did, e.g. cancelled queued).
+    std::uint32_t attempts() const noexcept { return attempts_; }
+    /// Why the request failed; "" when a response came.
+    const std::string &error_message() const noexcept { return error_message_; }
+    /// Every header line in the order received; a repeated name once per line.
+    const Headers &headers() const noexcept { return headers_; }
+    /// The value of the first header named `name`, compared without regard to case.
+    std::optional<std::string> header(std::string_view name) const {
+        for (const auto &h : headers_) {
+            if (detail::iequals(h.first, name)) return h.second;
+        }
+        return std::nullopt;
+    }
+    /// The body's bytes (any bytes, NULs included).
+    const std::vector<std::uint8_t> &body() const noexcept { return body_; }
+    /// The same bytes as a string.
+    std::string text() const { return std::string(body_.begin(), body_.end()); }
+
+private:
+    RequestId id_ = 0;
+    Result result_ = Result::Ok;
+    std::uint16_t status_ = 0;
+    std::uint32_t attempts_ = 0;
+    std::string error_message_;
+    Headers headers_;
+    std::vector<std::uint8_t> body_;
+};
+
+/// A client configuration (rlc_config). Setters chain and throw Error when the
+/// library refuses a value. A Client copies it, so one Config may start several.
+class Config {
+public:
+    Config() : cfg_(rlc_config_new()) {
+        if (!cfg_) throw Error(Result::Panic, "rlc_config_new returned NULL");
+    }
+    ~Config() { rlc_config_free(cfg_); }
+    Config(Config &&other) noexcept : cfg_(std::exchange(other.cfg_, nullptr)) {}
+    Config &operator=(Config &&other) noexcept {
+        if (this != &other) {
+            rlc_config_free(cfg_);
+            cfg_ = std::exchange(other.cfg_, nullptr);
+        }
+        return *this;
+    }
+    Config(const Config &) = delete;
+    Config &operator=(const Config &) = delete;
+
+    /// Where paths starting with '/' go: `http(s)://host[:port][/prefix]`.
+    Config &base_url(const std::string &url) & {
+        return ok(rlc_config_set_base_url(cfg_, url.c_str()));
+    }
+    /// At most `max_requests` per `window`, with a burst of `max_requests`.
+    Config &rate_limit(std::uint32_t max_requests, std::chrono::milliseconds window) & {
+        return ok(rlc_config_set_rate_limit(cfg_, max_requests, detail::millis(window)));
+    }
+    /// The burst of the rate_limit, which must come first.
+    Config &burst(std::uint32_t burst) & { return ok(rlc_config_set_burst(cfg_, burst)); }
+    /// A further limit beside the others (10 per second and 1000 per hour).
+    Config &add_rate_limit(std::uint32_t max_requests, std::chrono::milliseconds window,
+                           std::uint32_t burst) & {
+        return ok(rlc_config_add_rate_limit(cfg_, max_requests, detail::millis(window), burst));
+    }
+    /// No sliding window ever holds more than the rate_limit's `max_requests` sends.
+    Config &strict_window(bool strict = true) & {
+        return ok(rlc_config_set_strict_window(cfg_, strict));
+    }
+    /// Up to `max_retries` more attempts, from `base_delay` doubling up to `max_delay`.
+    Config &retry(std::uint32_t max_retries, std::chrono::milliseconds base_delay,
+                  std::chrono::milliseconds max_delay) & {
+        return ok(rlc_config_set_retry(cfg_, max_retries, detail::millis(base_delay),
+                                       detail::millis(max_delay)));
+    }
+    /// Opens after `failure_threshold` consecutive failures (0: no breaker).
+    Config &circuit_breaker(std::uint32_t failure_threshold,
+                            std::chrono::milliseconds recovery) & {
+        const std::uint64_t ms = detail::millis(recovery);
+        return ok(rlc_config_set_circuit_breaker(cfg_, failure_threshold, ms));
+    }
+    /// Past `max` waiting requests, submits are refused with QueueFull.
+    Config &max_queue_size(std::size_t max) & {
+        return ok(rlc_config_set_max_queue_size(cfg_, max));
+    }
+    /// Worker threads: the most requests in flight at once.
+    Config &workers(std::uint32_t workers) & { return ok(rlc_config_set_workers(cfg_, workers)); }
+    /// The timeout of one attempt, connect to last byte.
+    Config &timeout(std::chrono::milliseconds timeout) & {
+        return ok(rlc_config_set_timeout(cfg_, detail::millis(timeout)));
+    }
+    /// A header sent with every request (a request's own one of that name wins).
+    Config &default_header(const std::string &name, const std::string &value) & {
+        return ok(rlc_config_set_default_header(cfg_, name.c_str(), value.c_str()));
+    }
+    /// The largest response body accepted; larger ones complete with BodyTooLarge.
+    Config &max_response_bytes(std::uint64_t max_bytes) & {
+        return ok(rlc_config_set_max_response_bytes(cfg_, max_bytes));
+    }
+    Config &user_agent(const std::string &user_agent) & {
+        return ok(rlc_config_set_user_agent(cfg_, user_agent.c_str()));
+    }
+    /// Trust the PEM certificates in the file at `path` instead of the built-in roots.
+    Config &ca_bundle(const std::string &path) & {
+        return ok(rlc_config_set_ca_bundle(cfg_, path.c_str()));
+    }
+
+    // The same setters on a temporary, handing it on: Client(Config().workers(2)).
+    Config &&base_url(const std::string &url) && { return std::move(base_url(url)); }
+    Config &&rate_limit(std::uint32_t max_requests, std::chrono::milliseconds window) && {
+        return std::move(rate_limit(max_requests, window));
+    }
+    Config &&burst(std::uint32_t b) && { return std::move(burst(b)); }
+    Config &&add_rate_limit(std::uint32_t max_requests, std::chrono::milliseconds window,
+                            std::uint32_t b) && {
+        return std::move(add_rate_limit(max_requests, window, b));
+    }
+    Config &&strict_window(bool strict = true) && { return std::move(strict_window(strict)); }
+    Config &&retry(std::uint32_t max_retries, std::chrono::milliseconds base_delay,
+                   std::chrono::milliseconds max_delay) && {
+        return std::move(retry(max_retries, base_delay, max_delay));
+    }
+    Config &&circuit_breaker(std::uint32_t failure_threshold,
+                             std::chrono::milliseconds recovery) && {
+        return std::move(circuit_breaker(failure_threshold, recovery));
+    }
+    Config &&max_queue_size(std::size_t max) && { return std::move(max_queue_size(max)); }
+    Config &&workers(std::uint32_t n) && { return std::move(workers(n)); }
+    Config &&timeout(std::chrono::milliseconds t) && { return std::move(timeout(t)); }
+    Config &&default_header(const std::string &name, const std::string &value) && {
+        return std::move(default_header(name, value));
+    }
+    Config &&max_response_bytes(std::uint64_t max_bytes) && {
+        return std::move(max_response_bytes(max_bytes));
+    }
+    Config &&user_agent(const std::string &ua) && { return std::move(user_agent(ua)); }
+    Config &&ca_bundle(const std::string &path) && { return std::move(ca_bundle(path)); }
+
+    /// The C handle, still owned by this Config (NULL once moved from).
+    const rlc_config *get() const noexcept { return cfg_; }
+
+private:
+    Config &ok(rlc_result rc) {
+        detail::check(rc);
+        return *this;
+    }
+
+    rlc_config *cfg_;
+};
+
+/// One HTTP request (rlc_request). Client::submit, submit_future and send take it
+/// by value: it is handed to the library, which owns it from then on.
+class Request {
+public:
+    /// `method` such as "GET"; `path_or_url` a path starting with '/' (joined to the
+    /// base URL) or an absolute http(s) URL. Throws Error when either is malformed.
+    Request(const std::string &method, const std::string &path_or_url)
+        : req_(rlc_request_new(method.c_str(), path_or_url.c_str())) {
+        if (!req_) throw Error::last(RLC_E_INVALID_ARGUMENT);
+    }
+    ~Request() { rlc_request_free(req_); }
+    Request(Request &&other) noexcept : req_(std::exchange(other.req_, nullptr)) {}
+    Request &operator=(Request &&other) noexcept {
+        if (this != &other) {
+            rlc_request_free(req_);
+            req_ = std::exchange(other.req_, nullptr);
+        }
+        return *this;
+    }
+    Request(const Request &) = delete;
+    Request &operator=(const Request &) = delete;
+
+    /// Adds a header; a name may be added more than once.
+    Request &header(const std::string &name, const std::string &value) & {
+        return ok(rlc_request_set_header(req_, name.c_str(), value.c_str()));
+    }
+    /// The body: a copy of `len` bytes at `data` (NULs included).
+    Request &body(const void *data, std::size_t len) & {
+        return ok(rlc_request_set_body(req_, static_cast<const std::uint8_t *>(data), len));
+    }
+    Request &body(std::string_view text) & { return body(text.data(), text.size()); }
+    Request &body(const std::vector<std::uint8_t> &bytes) & {
+        return body(bytes.data(), bytes.size());
+    }
+    /// The timeout of each attempt, overriding the client's.
+    Request &timeout(std::chrono::milliseconds timeout) & {
+        return ok(rlc_request_set_timeout(req_, detail::millis(timeout)));
+    }
+    /// Bounds the whole life of the request, queueing and retries included.
+    Request &deadline(std::chrono::milliseconds deadline) & {
+        return ok(rlc_request_set_deadline(req_, detail::millis(deadline)));
+    }
+    /// Retry it even though its method is not idempotent (e.g. POST).
+    Request &retry_non_idempotent(bool allow = true) & {
+        return ok(rlc_request_set_retry_non_idempotent(req_, allow));
+    }
+
+    // The same setters on a temporary, handing it on:
+    // client.send(rlc::Request("POST", "/x").header("a", "b").body(text)).
+    Request &&header(const std::string &name, const std::string &value) && {
+        return std::move(header(name, value));
+    }
+    Request &&body(const void *data, std::size_t len) && { return std::move(body(data, len)); }
+    Request &&body(std::string_view text) && { return std::move(body(text)); }
+    Request &&body(const std::vector<std::uint8_t> &bytes) && { return std::move(body(bytes)); }
+    Request &&timeout(std::chrono::milliseconds t) && { return std::move(timeout(t)); }
+    Request &&deadline(std::chrono::milliseconds d) && { return std::move(deadline(d)); }
+    Request &&retry_non_idempotent(bool allow = true) && {
+        return std::move(retry_non_idempotent(allow));
+    }
+
+    /// The C handle, still owned by this Request (NULL once moved from or handed on).
+    rlc_request *get() const noexcept { return req_; }
+    /// Gives the C handle up: the caller owns it now.
+    rlc_request *release() noexcept { return std::exchange(req_, nullptr); }
+
+private:
+    Request &ok(rlc_result rc) {
+        detail::check(rc);
+        return *this;
+    }
+
+    rlc_request *req_;
+};
+
+/// What a request's callback gets: the response (or why none came), and its result.
+using Callback = std::function<void(Response, Result)>;
+
+} // namespace rlc
+
+extern "C" {
+/// The C callback of every submit: `user_data` is a heap-allocated rlc::Callback,
+/// which this deletes -- the library calls it exactly once per accepted request, and
+/// a refused submit deletes it itself. No exception leaves: one from the user's
+/// callback (or from copying the response) is written to stderr and swallowed.
+inline void rlc_hpp_complete(void *user_data, rlc_request_id id, rlc_result result,
+                             const rlc_response *response) noexcept {
+    try {
+        std::unique_ptr<rlc::Callback> callback(static_cast<rlc::Callback *>(user_data));
+        auto r = static_cast<rlc::Result>(result);
+        (*callback)(rlc::Response::copy_of(id, r, response), r);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw: %s (ignored)\n",
+                     static_cast<unsigned long long>(id), e.what());
+    } catch (...) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw (ignored)\n",
+                     static_cast<unsigned long long>(id));
+    }
+}
+}
+
+namespace rlc {
+
+/// A running client (rlc_client): its scheduler, workers and completion thread.
+/// Move-only; the destructor (or close()) shuts it down: queued requests complete
+/// with Result::Shutdown, requests in flight finish, every callback is delivered and
+/// every future made ready before it returns.
+class Client {
+public:
+    /// Starts a client from a copy of `config`. Throws Error if it cannot start.
+    explicit Client(const Config &config) {
+        rlc_client *c = nullptr;
+        detail::check(rlc_client_new(config.get(), &c));
+        client_ = c;
+    }
+    ~Client() { close(); }
+    Client(Client &&other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    /// Closes this client first (waiting as close() does), then takes `other`'s.
+    Client &operator=(Client &&other) noexcept {
+        if (this != &other) {
+            close();
+            client_ = std::exchange(other.client_, nullptr);
+        }
+        return *this;
+    }
+    Client(const Client &) = delete;
+    Client &operator=(const Client &) = delete;
+
+    /// Queues `request` with `priority` (higher first: 100 before 1) and returns its
+    /// id. `callback` runs exactly once, later, on the completion thread, with the
+    /// response and its result (Ok for an HTTP response of any status). Throws
+    /// Error, and never calls `callback`, when the submit is refused: QueueFull,
+    /// CircuitOpen, Shutdown, InvalidArgument (also for an empty callback),
+    /// InvalidState on a closed client. May be called from inside a callback.
+    RequestId submit(Request request, std::int32_t priority, Callback callback) {
+        if (!callback) throw Error(Result::InvalidArgument, "submit needs a callback");
+        rlc_client *client = handle(); // before release(): a throw must not leak the request
+        auto heap = std::make_unique<Callback>(std::move(callback));
+        RequestId id = 0;
+        const rlc_result rc = rlc_submit(client, request.release(), priority, &rlc_hpp_complete,
+                                         heap.get(), &id);
+        if (rc != RLC_OK) throw Error::last(rc); // never called: `heap` deletes it
+        heap.release(); // rlc_hpp_complete deletes it
+        return id;
+    }
+
+    /// Queues `request` like submit, and returns a future of its outcome. get()
+    /// returns the Response of an HTTP response of any status, or throws the Error:
+    /// why none came (Connect, Timeout, Cancelled, Shutdown, ...) or why the submit
+    /// was refused (QueueFull, ...). Every refusal goes into the future too, so this
+    /// throws only std::bad_alloc. The future is ready at the latest when the client
+    /// is closed.
+    std::future<Response> submit_future(Request request, std::int32_t priority = 0) {
+        // Shared, since std::function needs a copyable callable.
+        auto promise = std::make_shared<std::promise<Response>>();
+        std::future<Response> future = promise->get_future();
+        try {
+            submit(std::move(request), priority, [promise](Response r, Result result) {
+                if (result == Result::Ok) {
+                    promise->set_value(std::move(r));
+                } else {
+                    promise->set_exception(
+                        std::make_exception_ptr(Error(result, r.error_message())));
+                }
+            });
+        } catch (const Error &) {
+            promise->set_exception(std::current_exception());
+        }
+        return future;
+    }
+
+    /// Submits `request` and waits for it: returns the response of any HTTP status,
+    /// or throws the Error (Connect, Timeout, ... or a refusal). InvalidState inside
+    /// a callback, where waiting would deadlock the completion thread.
+    Response send(Request request, std::int32_t priority = 0) {
+        rlc_client *client = handle(); // before release(): a throw must not leak the request
+        rlc_response *out = nullptr;
+        detail::check(rlc_send(client, request.release(), priority, &out));
+        std::unique_ptr<rlc_response, void (*)(rlc_response *)> owned(out, rlc_response_free);
+        return Response::copy_of(0, Result::Ok, owned.get());
+    }
+
+    /// Cancels request `id`: it completes with Result::Cancelled (at once when
+    /// queued; when its attempt ends when in flight). False when it is already done,
+    /// cancelled, or never was -- a race every canceller must expect, so not thrown.
+    bool cancel(RequestId id) {
+        const rlc_result rc = rlc_cancel(handle(), id);
+        if (rc == RLC_E_UNKNOWN_REQUEST) return false;
+        detail::check(rc);
+        return true;
+    }
+
+    Metrics metrics() const {
+        Metrics m{};
+        detail::check(rlc_client_metrics(handle(), &m));
+        return m;
+    }
+
+    /// The metrics in the Prometheus text exposition format.
+    std::string metrics_prometheus() const {
+        std::string text;
+        std::size_t needed = 0;
+        do { // the text may grow between the two calls: ask again until it fits
+            text.assign(needed, '\0');
+            detail::check(rlc_client_metrics_prometheus(handle(), needed ? text.data() : nullptr,
+                                                        text.size(), &needed));
+        } while (needed > text.size());
+        text.resize(needed ? needed - 1 : 0);
+        return text;
+    }
+
+    /// True inside one of this client's callbacks (where send is refused).
+    bool in_callback() const noexcept { return rlc_client_in_callback(client_); }
+
+    /// Shuts the client down now, as the destructor would; later calls throw
+    /// InvalidState. Inside one of this client's callbacks it does not wait: the
+    /// remaining callbacks are delivered after the current one returns. Idempotent.
+    void close() noexcept {
+        if (client_) {
+            // Freed first, forgotten after: callbacks that run during the shutdown
+            // may still submit (and are refused with Shutdown by the library).
+            rlc_client_free(client_);
+            client_ = nullptr;
+        }
+    }
+
+    /// True once closed or moved from.
+    bool closed() const noexcept { return client_ == nullptr; }
+
+    /// The C handle, still owned by this Client (NULL once closed or moved from).
+    rlc_client *get() const noexcept { return client_; }
+
+private:
+    rlc_client *handle() const {
+        if (!client_) throw Error(Result::InvalidState, "the client is closed or moved from");
+        return client_;
+    }
+
+    rlc_client *client_ = nullptr;
+};
+
+} // namespace rlc
+
+#endif // RLC_HPP
