@@ -193,10 +193,14 @@ def main():
         for r in pr:
             label = {"burst1": "burst 1", "burst": "default burst", "strict": "strict, default burst",
                      "burst1_4workers": "burst 1, 4 workers"}.get(r["case"], r["case"])
-            if r["case"] in ("burst1", "burst"):
+            if r["case"] in ("burst1", "burst", "strict"):
+                # The farther from 1 of the count after the first second and the fitted slope.
+                fit = r.get("fit_ratio", r["steady_ratio"])
+                worst = max((r["steady_ratio"], fit), key=lambda x: abs(x - 1))
                 targets.within(f"precision: {r['rate']:,}/s, {label}: achieved ÷ configured, after the first second",
-                               r["steady_ratio"], 0.002, note=f"with the start-up burst counted: {r['incl_ratio']:.5f}")
-            if r["case"] == "strict":
+                               worst, 0.002,
+                               note=f"count {r['steady_ratio']:.5f}, fitted slope {fit:.5f} (the farther from 1 is judged); "
+                                    f"with the start-up burst counted: {r['incl_ratio']:.5f}")
                 targets.equals(f"precision: {r['rate']:,}/s strict: 1-s windows over {r['rate']:,} (at the server)",
                                r["windows_over"], 0, note=f"max in any 1 s: {r['max_1s']:,}; shortest span of {r['rate']:,} sends {r['min_span_ms']:.3f} ms")
         details.append("## Rate precision (rlc, Rust API)")
@@ -208,14 +212,18 @@ def main():
         details.append("")
         details.append("- *after 1st s*: arrivals in [t0+1 s, t0+T) ÷ (rate × (T−1 s)) — the start-up burst and "
                        "connection set-up left out (both edges moved half an emission interval earlier).")
+        details.append("- *fit*: the slope of a least-squares line through (arrival time, arrival number) over the same "
+                       "arrivals as *after 1st s*, ÷ rate — it sees a slow drift in clumped traffic (strict mode's "
+                       "once-a-window bursts) that a count of whole clumps cannot.")
         details.append("- *incl. burst*: arrivals in [t0, t0+T) ÷ (rate × T) — the start-up burst counted in.")
         details.append("- *max in 1 s*: most arrivals in any sliding window [t, t+1 s); *windows over*: arrivals that start "
                        "a window holding more than `rate`; *min span*: shortest time from an arrival to the `rate`-th after it.")
         details.append("")
-        details.append("| rate /s | case | burst | T s | arrivals in T | after 1st s | incl. burst | max in 1 s | windows over | min span ms | workers | errors | load |")
-        details.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        details.append("| rate /s | case | burst | T s | arrivals in T | after 1st s | fit | incl. burst | max in 1 s | windows over | min span ms | workers | errors | load |")
+        details.append("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in pr:
             details.append(f"| {r['rate']:,} | {r['case']} | {r['burst']:,} | {r['secs']:g} | {r['counted']:,} | {r['steady_ratio']:.5f} | "
+                           f"{r.get('fit_ratio', float('nan')):.5f} | "
                            f"{r['incl_ratio']:.5f} | {r['max_1s']:,} | {r['windows_over']:,} | {r['min_span_ms']:.3f} | "
                            f"{r.get('concurrency', '')} | {r.get('errors', 0)} | {fmt(r.get('loadavg'), 1)} |")
         details.append("")

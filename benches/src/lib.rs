@@ -288,12 +288,32 @@ pub struct Precision {
     pub steady_ratio: f64,
     /// counted ÷ (rate × secs): with the start-up burst counted in.
     pub incl_ratio: f64,
+    /// The slope of a least-squares line through (arrival time, arrival number) over
+    /// the arrivals counted in `steady_ratio`, ÷ rate. Unlike a count in a fixed window
+    /// it sees a slow drift in clumped traffic (a strict limiter's once-a-window bursts).
+    pub fit_ratio: f64,
     /// Most arrivals in any 1-second sliding window.
     pub max_1s: usize,
     /// Arrivals that start a 1-second window holding more than `rate`.
     pub windows_over: usize,
     /// Shortest span from an arrival to the `rate`-th one after it, ms.
     pub min_span_ms: f64,
+}
+
+/// Least-squares slope of the arrival number against the arrival time (seconds).
+fn slope(times: &[f64]) -> f64 {
+    let n = times.len() as f64;
+    if n < 2.0 {
+        return f64::NAN;
+    }
+    let mean_t = times.iter().sum::<f64>() / n;
+    let mean_i = (n - 1.0) / 2.0;
+    let (mut num, mut den) = (0.0, 0.0);
+    for (i, &t) in times.iter().enumerate() {
+        num += (t - mean_t) * (i as f64 - mean_i);
+        den += (t - mean_t) * (t - mean_t);
+    }
+    num / den
 }
 
 pub fn analyse(all: &[u64], rate: u64, secs: f64) -> Precision {
@@ -305,11 +325,18 @@ pub fn analyse(all: &[u64], rate: u64, secs: f64) -> Precision {
     // sends, and before a strict limiter's once-a-second clump.
     let h = 0.5 / rate as f64;
     let steady = count(at(1.0 - h), at(secs - h)) as f64 / (rate as f64 * (secs - 1.0));
+    let steady_arrivals: Vec<f64> = all
+        .iter()
+        .filter(|&&t| t >= at(1.0 - h) && t < at(secs - h))
+        .map(|&t| (t - t0) as f64 / 1e9)
+        .collect();
+    let fit = slope(&steady_arrivals) / rate as f64;
     // Sliding windows over everything that arrived (the tail after `secs` too).
     let w = window_stats(all, SEC, rate as usize);
     Precision {
         counted,
         steady_ratio: steady,
+        fit_ratio: fit,
         incl_ratio: counted as f64 / (rate as f64 * secs),
         max_1s: w.max_in_window,
         windows_over: w.windows_over,

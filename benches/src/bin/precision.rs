@@ -11,6 +11,9 @@
 //!   edges are moved half an emission interval earlier, so they fall between evenly
 //!   spaced sends and before a strict limiter's once-a-second clump;
 //! - `incl_ratio`: arrivals ÷ (rate × secs) — with the burst counted in;
+//! - `fit_ratio`: the slope of a least-squares line through (arrival time, arrival
+//!   number) over the same arrivals as `steady_ratio`, ÷ rate: sees a slow drift in
+//!   clumped traffic (a strict limiter's once-a-window bursts) that counts cannot;
 //! - `max_1s`: the most arrivals in any 1-second sliding window `[t, t + 1 s)`, and
 //!   `windows_over`: how many arrivals start a window holding more than `rate`;
 //! - `min_span_ms`: the shortest time from an arrival to the `rate`-th after it
@@ -131,8 +134,8 @@ fn report(
 ) {
     let p: Precision = analyse(stamps, rate, secs);
     eprintln!(
-        "precision {which:>14} {case:>6} {rate:>5}/s: {} in {secs}s, steady {:.5}, incl. burst {:.5}, max in 1 s {} ({} windows over), min span of {rate} {:.3} ms",
-        p.counted, p.steady_ratio, p.incl_ratio, p.max_1s, p.windows_over, p.min_span_ms
+        "precision {which:>14} {case:>6} {rate:>5}/s: {} in {secs}s, steady {:.5}, incl. burst {:.5}, fit {:.5}, max in 1 s {} ({} windows over), min span of {rate} {:.3} ms",
+        p.counted, p.steady_ratio, p.incl_ratio, p.fit_ratio, p.max_1s, p.windows_over, p.min_span_ms
     );
     emit(vec![
         ("bench", "precision".into()),
@@ -146,6 +149,7 @@ fn report(
         ("counted", p.counted.into()),
         ("steady_ratio", p.steady_ratio.into()),
         ("incl_ratio", p.incl_ratio.into()),
+        ("fit_ratio", p.fit_ratio.into()),
         ("max_1s", p.max_1s.into()),
         ("windows_over", p.windows_over.into()),
         ("min_span_ms", p.min_span_ms.into()),
