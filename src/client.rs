@@ -1,19 +1,19 @@
 //! The Rust API: a [`Client`] owns the scheduler, worker and completion threads.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::unbounded;
 use parking_lot::{Condvar, Mutex};
 
 use crate::clock::MonotonicClock;
+use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::request::Request;
 use crate::response::Response;
-use crate::scheduler::{CompletionMsg, Core, Shared};
+use crate::scheduler::{Core, Shared};
 use crate::worker::{build_agent, run_worker};
 
 /// Identifies an accepted request; unique within a client, never 0.
@@ -33,7 +33,6 @@ impl Client {
     /// Starts a client: one scheduler thread, `workers` worker threads and one
     /// completion thread.
     pub fn new(config: Config) -> Result<Client> {
-        let (completion_tx, completion_rx) = unbounded();
         let (dispatch_tx, dispatch_rx) = unbounded();
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
@@ -42,7 +41,7 @@ impl Client {
             clock: MonotonicClock::new(),
             wake: Condvar::new(),
             metrics: Metrics::default(),
-            completions: completion_tx,
+            completions: CompletionQueue::default(),
             dispatch: dispatch_tx,
             completion_thread: OnceLock::new(),
         });
@@ -52,8 +51,8 @@ impl Client {
             })
         };
         let mut threads = Vec::new();
-        let completion =
-            spawn("rlc-completion".into(), Box::new(move || run_completions(completion_rx)))?;
+        let s = shared.clone();
+        let completion = spawn("rlc-completion".into(), Box::new(move || s.completions.run()))?;
         let _ = shared.completion_thread.set(completion.thread().id());
         threads.push(completion);
         for i in 0..shared.config.workers {
@@ -151,12 +150,5 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-fn run_completions(completions: Receiver<CompletionMsg>) {
-    while let Ok(CompletionMsg::Done { callback, id, result }) = completions.recv() {
-        // A panicking Rust callback must not take the other completions down with it.
-        let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
     }
 }

@@ -33,6 +33,7 @@ pub mod backoff;
 pub mod breaker;
 mod client;
 pub mod clock;
+mod completion;
 pub mod config;
 mod error;
 pub mod ffi;

@@ -17,6 +17,7 @@ use crate::backoff::{parse_retry_after, retry_delay, server_pause};
 use crate::breaker::{Admission, CircuitBreaker};
 use crate::client::Callback;
 use crate::clock::{nanos, Clock, MonotonicClock, Nanos};
+use crate::completion::{Completion, CompletionQueue};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::limiter::Limiter;
@@ -43,12 +44,6 @@ pub(crate) struct Job {
 struct Entry {
     job: Option<Box<Job>>,
     cancelled: bool,
-}
-
-/// Messages to the completion thread.
-pub(crate) enum CompletionMsg {
-    Done { callback: Callback, id: u64, result: Attempt },
-    Stop,
 }
 
 /// Messages to the workers.
@@ -82,7 +77,7 @@ pub(crate) struct Shared {
     pub core: Mutex<Core>,
     pub wake: Condvar,
     pub metrics: Metrics,
-    pub completions: Sender<CompletionMsg>,
+    pub completions: CompletionQueue,
     pub dispatch: Sender<WorkerMsg>,
     pub agent: ureq::Agent,
     pub completion_thread: OnceLock<ThreadId>,
@@ -163,11 +158,7 @@ impl Shared {
             Err(e) => Err(e.with_attempts(job.attempts)),
         };
         self.metrics.completed(&result, now.saturating_sub(job.submitted_at));
-        let _ = self.completions.send(CompletionMsg::Done {
-            callback: job.callback,
-            id: job.id,
-            result,
-        });
+        self.completions.push(Completion { callback: job.callback, id: job.id, result });
     }
 
     /// Accepts a request into the queue, or refuses it at once.
@@ -314,7 +305,7 @@ impl Shared {
         for _ in 0..self.config.workers {
             let _ = self.dispatch.send(WorkerMsg::Stop);
         }
-        let _ = self.completions.send(CompletionMsg::Stop);
+        self.completions.stop();
     }
 
     /// Dispatches everything that may go now; says how long to wait for the rest.

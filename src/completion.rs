@@ -1,0 +1,70 @@
+//! The queue between the threads that finish requests and the one completion thread
+//! that runs callbacks.
+//!
+//! A mutex-guarded deque and a condition variable rather than a channel: the
+//! completion thread takes everything queued in one lock and runs it, and sleeps on
+//! the condition variable when there is nothing, without spinning or yielding first.
+//! Measured with one worker on this 2-core machine, a spinning channel receiver made
+//! the completion thread the second-largest user of CPU after the worker itself.
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::client::Callback;
+use crate::outcome::Attempt;
+
+/// A request's final outcome, on its way to its callback.
+pub(crate) struct Completion {
+    pub callback: Callback,
+    pub id: u64,
+    pub result: Attempt,
+}
+
+#[derive(Default)]
+struct State {
+    queued: VecDeque<Completion>,
+    stopping: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct CompletionQueue {
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+impl CompletionQueue {
+    pub fn push(&self, completion: Completion) {
+        self.state.lock().queued.push_back(completion);
+        self.ready.notify_one();
+    }
+
+    /// Lets the completion thread finish once everything queued so far has run.
+    pub fn stop(&self) {
+        self.state.lock().stopping = true;
+        self.ready.notify_one();
+    }
+
+    /// The completion thread's loop: runs every callback in the order queued, then
+    /// returns after [`CompletionQueue::stop`] once the queue is empty.
+    pub fn run(&self) {
+        let mut batch = VecDeque::new();
+        loop {
+            {
+                let mut state = self.state.lock();
+                while state.queued.is_empty() && !state.stopping {
+                    self.ready.wait(&mut state);
+                }
+                if state.queued.is_empty() {
+                    return;
+                }
+                std::mem::swap(&mut state.queued, &mut batch);
+            }
+            for Completion { callback, id, result } in batch.drain(..) {
+                // A panicking Rust callback must not take the other completions down.
+                let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
+            }
+        }
+    }
+}
