@@ -208,13 +208,17 @@ impl Shared {
             deadline,
             probe: false,
         };
-        let was_idle = core.ready.is_empty();
+        // The scheduler needs waking only when it may be idle: nothing was ready and a
+        // worker is free. With every worker busy, the first to finish takes this
+        // request itself (`after_attempt`), and a wake-up would be wasted.
+        let wake_scheduler =
+            core.ready.is_empty() && core.in_flight < self.config.workers as usize;
         core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
         core.ready.push(key);
         core.queued += 1;
         self.metrics.submitted();
         drop(core);
-        if was_idle {
+        if wake_scheduler {
             self.wake.notify_one();
         }
         Ok(id)
@@ -446,10 +450,12 @@ impl Shared {
             return None;
         }
         let next = self.next_job(&mut core).ok();
+        // With nothing left for this worker, the scheduler may be waiting for a free
+        // worker (it now has one) or have a retry's timer to set; with nothing queued
+        // at all there is nothing for it to do.
+        let wake_scheduler = next.is_none() && core.queued > 0;
         drop(core);
-        if next.is_none() {
-            // The scheduler may be waiting for a free worker; it now has one, and
-            // must set its timer for whatever holds the head back.
+        if wake_scheduler {
             self.wake.notify_one();
         }
         next
