@@ -8,6 +8,9 @@
 //! its progress on stderr.
 
 pub mod counter;
+// rlc's own resolver cache, compiled into the bench too (it is crate-private in rlc),
+// so the raw-ureq baseline runs exactly the lookup code rlc runs.
+#[path = "../../src/resolver.rs"]
 mod resolver;
 
 use std::collections::HashMap;
