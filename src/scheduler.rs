@@ -28,7 +28,7 @@ use crate::request::Request;
 
 /// A request on its way through the client.
 pub(crate) struct Job {
-    pub id: u64,
+    /// Its place in the queue; `key.id` is the request's id.
     pub key: ReadyKey,
     pub request: Request,
     pub callback: Callback,
@@ -158,7 +158,7 @@ impl Shared {
             Err(e) => Err(e.with_attempts(job.attempts)),
         };
         self.metrics.completed(&result, now.saturating_sub(job.submitted_at));
-        self.completions.push(Completion { callback: job.callback, id: job.id, result });
+        self.completions.push(Completion { callback: job.callback, id: job.key.id, result });
     }
 
     /// Accepts a request into the queue, or refuses it at once.
@@ -198,7 +198,6 @@ impl Shared {
             core.deadlines.push(Reverse((d, id)));
         }
         let job = Job {
-            id,
             key,
             request,
             callback,
@@ -211,8 +210,7 @@ impl Shared {
         // The scheduler needs waking only when it may be idle: nothing was ready and a
         // worker is free. With every worker busy, the first to finish takes this
         // request itself (`after_attempt`), and a wake-up would be wasted.
-        let wake_scheduler =
-            core.ready.is_empty() && core.in_flight < self.config.workers as usize;
+        let wake_scheduler = core.ready.is_empty() && core.in_flight < self.config.workers as usize;
         core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
         core.ready.push(key);
         core.queued += 1;
@@ -414,7 +412,7 @@ impl Shared {
             }
             retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
         }
-        let cancelled = core.table.get(&job.id).is_some_and(|e| e.cancelled);
+        let cancelled = core.table.get(&job.key.id).is_some_and(|e| e.cancelled);
         let policy = &self.config.retry;
         let wants_retry = !cancelled
             && !core.closing
@@ -430,12 +428,12 @@ impl Shared {
                 core.delayed.push(t, job.key);
                 core.queued += 1;
                 job.probe = false;
-                let id = job.id;
+                let id = job.key.id;
                 core.table.get_mut(&id).expect("in-flight entry").job = Some(job);
                 self.metrics.retry();
             }
             _ => {
-                core.table.remove(&job.id);
+                core.table.remove(&job.key.id);
                 let result = if cancelled {
                     Err(Error::new(ErrorKind::Cancelled, "cancelled while in flight"))
                 } else {
