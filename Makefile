@@ -14,7 +14,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOMAJOR := 0
 
 .PHONY: all lib header install uninstall test test-rust test-c test-cpp test-go test-node \
-        demo examples bench bench-quick install clippy clean
+        demo examples bench bench-quick install clippy clean test-soak-c soak soak-tsan \
+        soak-helgrind fuzz
 
 all: lib
 
@@ -52,7 +53,7 @@ header:
 
 ## Every test that exists: Rust (unit, integration, header freshness), C, C++, Go, Node,
 ## and the examples (run, so they never rot).
-test: test-rust test-c test-cpp test-go test-node examples
+test: test-rust test-c test-soak-c test-cpp test-go test-node examples
 
 test-rust:
 	$(CARGO) test --workspace
@@ -61,6 +62,42 @@ test-rust:
 ## when it is installed) by tests/c_abi.rs.
 test-c:
 	$(CARGO) test --test c_abi -- --nocapture
+
+## The C soak (tests/soak_c/soak.c) under AddressSanitizer with leak detection, for
+## 10 s against the chaos server (tests/c_soak.rs). The Rust soak (tests/soak.rs, 30 s)
+## and the property tests (tests/properties.rs) run in test-rust.
+test-soak-c:
+	$(CARGO) test --test c_soak -- --nocapture
+
+## The long soak: 100,000 requests through the Rust API (release build), then the C
+## soak under ASan for 100,000 requests. Tune with RLC_SOAK_REQUESTS / RLC_SOAK_SECONDS.
+SOAK_REQUESTS ?= 100000
+soak:
+	RLC_SOAK_REQUESTS=$(SOAK_REQUESTS) $(CARGO) test --release --test soak -- --nocapture
+	RLC_SOAK_REQUESTS=$(SOAK_REQUESTS) RLC_SOAK_SECONDS=$${RLC_SOAK_SECONDS:-900} \
+	  $(CARGO) test --release --test c_soak -- --nocapture
+
+## The C soak built with ThreadSanitizer, or run under valgrind's helgrind (short).
+soak-tsan:
+	RLC_SOAK_SANITIZER=thread RLC_SOAK_SECONDS=$${RLC_SOAK_SECONDS:-10} \
+	  $(CARGO) test --test c_soak -- --nocapture
+soak-helgrind:
+	RLC_SOAK_HELGRIND=1 RLC_SOAK_SECONDS=$${RLC_SOAK_SECONDS:-10} RLC_SOAK_REQUESTS=$${RLC_SOAK_REQUESTS:-2000} \
+	  $(CARGO) test --test c_soak -- --nocapture
+
+## cargo-fuzz targets (fuzz/README.md): each runs FUZZ_SECONDS (default 60), one after
+## the other on one core. Needs cargo-fuzz (installed here when missing); the
+## toolchain is stable, so RUSTC_BOOTSTRAP=1 unlocks the sanitizer flags.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= retry_after rate_limit_headers url_and_headers c_abi_sequence
+fuzz:
+	command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+	  mkdir -p corpus/$$t && \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 -print_final_stats=1 \
+	    || exit 1; \
+	done
 
 ## The C++ binding (bindings/cpp/rlc.hpp): the programs in tests/cpp, built with g++
 ## as C++17 and run (under valgrind when it is installed) by tests/cpp_abi.rs.

@@ -25,7 +25,8 @@
 //! [`MockOptions`]).
 //!
 //! The [`raw`] module has TCP servers that misbehave below HTTP, for
-//! transport-error tests.
+//! transport-error tests; the [`chaos`] module has a server that misbehaves at
+//! random, for soak tests.
 
 #![warn(missing_docs)]
 
@@ -37,6 +38,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio::sync::watch;
 
+pub mod chaos;
 pub mod raw;
 mod routes;
 mod state;
