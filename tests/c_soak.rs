@@ -8,6 +8,10 @@
 //! 1,000,000 slots). `RLC_SOAK_SANITIZER=thread` builds with ThreadSanitizer instead,
 //! and `RLC_SOAK_HELGRIND=1` runs an unsanitized build under valgrind's helgrind;
 //! neither is part of `make test` (see the Makefile's `soak-tsan`, `soak-helgrind`).
+//! Neither tool sees the synchronisation inside librlc (Rust's std and parking_lot
+//! use futexes directly, uninstrumented), so both report hundreds of races on memory
+//! that rlc's threads hand over correctly; those runs fail only on a race whose
+//! racing access is in the C program.
 
 mod native;
 
@@ -54,7 +58,16 @@ fn compile(sanitizer: &str) -> PathBuf {
     exe
 }
 
-fn run(mut cmd: Command, what: &str) {
+/// How the run is judged: ASan must be silent; TSan and helgrind, which cannot see
+/// the synchronisation inside the (uninstrumented) Rust library and standard library,
+/// are judged only on races whose racing access is in the C program itself.
+#[derive(PartialEq)]
+enum Judge {
+    Silent,
+    CSideRaces,
+}
+
+fn run(mut cmd: Command, what: &str, judge: Judge) {
     let server = ChaosServer::start(ChaosOptions::default());
     let seconds = env_or("RLC_SOAK_SECONDS", "10");
     let requests = env_or("RLC_SOAK_REQUESTS", "1000000");
@@ -63,10 +76,56 @@ fn run(mut cmd: Command, what: &str) {
     print!("{}", String::from_utf8_lossy(&output.stdout));
     eprint!("{stderr}");
     eprintln!("c_soak ({what}): server: {}", server.stats().summary());
-    assert!(output.status.success(), "the C soak failed ({what}, {})", output.status);
-    for marker in ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer"] {
-        assert!(!stderr.contains(marker), "{what} reported: {marker}");
+    assert!(stderr.contains("soak.c: OK"), "the C soak failed ({what}, {})", output.status);
+    if judge == Judge::Silent {
+        assert!(output.status.success(), "the C soak failed ({what}, {})", output.status);
+        for marker in ["ERROR: AddressSanitizer", "ERROR: LeakSanitizer"] {
+            assert!(!stderr.contains(marker), "{what} reported: {marker}");
+        }
+        return;
     }
+    let (total, c_side) = races(&stderr);
+    eprintln!(
+        "c_soak ({what}): {total} race report(s), {c_side} with the racing access in soak.c \
+         (the others are inside librlc/std, whose synchronisation the tool cannot see)"
+    );
+    assert_eq!(c_side, 0, "{what}: a race in the C program's own accesses");
+}
+
+/// Race reports of TSan or helgrind, and how many have a frame of soak.c as the
+/// first frame of an access.
+fn races(log: &str) -> (usize, usize) {
+    let (sep, conflict) = if log.contains("WARNING: ThreadSanitizer") {
+        ("WARNING: ThreadSanitizer", "Thread T")
+    } else {
+        ("Possible data race", "Address 0x")
+    };
+    let reports: Vec<&str> = log.split(sep).skip(1).collect();
+    let c_side = reports
+        .iter()
+        .filter(|r| {
+            let head = r.split(conflict).next().unwrap_or("");
+            // The first frame of each access that is not the tool's interceptor: the
+            // frames after its "of size" line (TSan's "#n ...", helgrind's "at/by 0x...").
+            let lines: Vec<&str> = head.lines().collect();
+            lines.iter().enumerate().filter(|(_, l)| l.contains("of size")).any(|(i, _)| {
+                lines[i + 1..]
+                    .iter()
+                    // This access's own stack only: up to the next blank line.
+                    // (valgrind prefixes every line, blank ones too, with "==pid==").
+                    .take_while(|l| {
+                        !l.trim().trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim().is_empty()
+                    })
+                    .filter(|l| l.contains("#") || l.contains(" at 0x") || l.contains(" by 0x"))
+                    // Skip the tools' own interceptors (memcpy, strlen, free...).
+                    .find(|l| !["libtsan", "sanitizer_common", "vgpreload", "tsan_interceptors"]
+                        .iter()
+                        .any(|tool| l.contains(tool)))
+                    .is_some_and(|frame| frame.contains("soak.c"))
+            })
+        })
+        .count();
+    (reports.len(), c_side)
 }
 
 #[test]
@@ -78,7 +137,7 @@ fn c_soak_under_asan() {
             // Rust's std synchronises with futexes TSan does not see; its reports
             // inside librlc are printed, and only those are told apart below.
             cmd.env("TSAN_OPTIONS", env_or("TSAN_OPTIONS", "halt_on_error=0 report_signal_unsafe=0"));
-            run(cmd, "ThreadSanitizer");
+            run(cmd, "ThreadSanitizer", Judge::CSideRaces);
             return;
         }
     }
@@ -86,12 +145,12 @@ fn c_soak_under_asan() {
         assert!(have("valgrind"), "helgrind needs valgrind");
         let exe = compile("");
         let mut cmd = Command::new("valgrind");
-        cmd.args(["--tool=helgrind", "--error-exitcode=1", "-q"]).arg(exe);
-        run(cmd, "helgrind");
+        cmd.args(["--tool=helgrind", "-q"]).arg(exe);
+        run(cmd, "helgrind", Judge::CSideRaces);
         return;
     }
     let exe = compile("address");
     let mut cmd = Command::new(exe);
     cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:halt_on_error=1");
-    run(cmd, "AddressSanitizer");
+    run(cmd, "AddressSanitizer", Judge::Silent);
 }

@@ -214,7 +214,9 @@ int main(int argc, char **argv) {
 
   double start = now_s();
   int phase = 0, seconds_done = 0;
-  while (now_s() - start < seconds && atomic_load(&next_slot) < max_slots) {
+  /* Runs until the time is up or every slot is used, and at least until the second
+   * client has been created and freed. */
+  while ((now_s() - start < seconds && atomic_load(&next_slot) < max_slots) || phase < 2) {
     usleep(20000);
     double t = (now_s() - start) / seconds;
     double done = (double)atomic_load(&next_slot) / (double)max_slots;
