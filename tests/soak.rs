@@ -202,6 +202,18 @@ fn soak_with_chaos() {
     let rss_start = rss();
     let threads_before = rlc_threads();
 
+    // A hang (a lost completion that close() waits for) must fail the run, not stall
+    // `make test`: past the run's length plus a grace period, exit with the state.
+    let grace = Duration::from_secs(seconds.min(3_600) + 180);
+    thread::Builder::new()
+        .name("soak-watchdog".into())
+        .spawn(move || {
+            thread::sleep(grace);
+            eprintln!("soak: HUNG: still running {} s after the start; rlc threads: {}", grace.as_secs(), rlc_threads());
+            std::process::exit(101);
+        })
+        .unwrap();
+
     let server = ChaosServer::start(ChaosOptions::default());
     let url = server.url();
     let tracker = Tracker::new();

@@ -9,6 +9,7 @@
  * Every submission has a slot; rlc_submit == RLC_OK must mean exactly one callback
  * for that slot, and anything else none. Exits non-zero on any violation. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -44,6 +45,14 @@ static rlc_client *client_b; /* guarded by second_lock */
     fputc('\n', stderr);                                                                \
     atomic_fetch_add(&failures, 1);                                                     \
   } while (0)
+
+/* A hang (a lost completion that rlc_client_free waits for) fails the run. */
+static void on_alarm(int sig) {
+  static const char msg[] = "soak.c: FAIL: HUNG (alarm)\n";
+  (void)sig;
+  (void)!write(2, msg, sizeof msg - 1);
+  _exit(3);
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -203,6 +212,8 @@ int main(int argc, char **argv) {
   owner = calloc(max_slots, sizeof *owner);
   if (!calls || !accepted || !owner) return 2;
 
+  signal(SIGALRM, on_alarm);
+  alarm((unsigned)seconds + 300);
   client_a = new_client();
   if (client_a == NULL) {
     fprintf(stderr, "soak.c: no client\n");
