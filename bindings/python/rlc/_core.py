@@ -340,5 +340,5 @@ def close_forgotten(native: NativeClient) -> None:
         done.result()
 
 
-def attach_finalizer(owner: object, native: NativeClient) -> weakref.finalize:
+def attach_finalizer(owner: object, native: NativeClient) -> weakref.finalize[[NativeClient], object]:
     return weakref.finalize(owner, close_forgotten, native)
