@@ -11,7 +11,6 @@ rlc.RetryConfig. librlc is loaded on first use: from beside this package, then
 RLC_LIBRARY_PATH, then the system loader's path.
 """
 
-from ._core import MISSING
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
@@ -40,7 +39,6 @@ from .metrics import Metrics
 from .response import Headers, Response
 
 __all__ = [
-    "MISSING",
     "AsyncClient",
     "BodyTooLargeError",
     "Breaker",

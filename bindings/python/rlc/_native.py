@@ -12,7 +12,7 @@ import ctypes.util
 import os
 import threading
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 # rlc_result codes this binding knows by name. Codes are only ever appended in the C
 # ABI, so a library newer than this binding may return others (see errors.py).
@@ -119,20 +119,21 @@ LIBRARY_ENV = "RLC_LIBRARY_PATH"
 _SONAMES = ("librlc.so", "librlc.so.0")
 
 
-def _candidates() -> list[str]:
+def _candidates() -> Iterator[str]:
     """Where the library is looked for, in order: beside the package (a wheel that
     bundles it), then RLC_LIBRARY_PATH, then the system loader's path (an installed
-    librlc, e.g. by `make install`)."""
+    librlc, e.g. by `make install`). Lazy: find_library runs a subprocess, so it is
+    only asked when everything before it failed."""
     here = Path(__file__).resolve().parent
-    out = [str(here / name) for name in _SONAMES]
+    for name in _SONAMES:
+        yield str(here / name)
     from_env = os.environ.get(LIBRARY_ENV)
     if from_env:
-        out.append(from_env)
-    out.extend(_SONAMES)  # bare names: the dynamic loader searches its own path
+        yield from_env
+    yield from _SONAMES  # bare names: the dynamic loader searches its own path
     found = ctypes.util.find_library("rlc")
-    if found and found not in out:
-        out.append(found)
-    return out
+    if found and found not in _SONAMES:
+        yield found
 
 
 def _load() -> tuple[ctypes.CDLL, str]:

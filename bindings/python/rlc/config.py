@@ -84,14 +84,14 @@ def check_int(value: Any, name: str, low: int = 0, high: int = U64_MAX) -> int:
     return value
 
 
-def seconds_to_ms(value: Any, name: str, allow_zero: bool = False) -> int:
+def seconds_to_ms(value: Any, name: str) -> int:
     """Whole milliseconds for the C ABI; refuses what would round to a meaningless 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"rlc: {name} must be a number of seconds, got {type(value).__name__}")
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"rlc: {name} must be a finite number of seconds >= 0, got {value}")
     ms = round(value * 1000)
-    if ms == 0 and not (allow_zero and value == 0):
+    if ms == 0:
         raise ValueError(f"rlc: {name} must be at least 0.001 seconds, got {value}")
     if ms > U64_MAX:
         raise ValueError(f"rlc: {name} is too large: {value}")
