@@ -315,7 +315,7 @@ class NativeClient:
     def _free(self) -> None:
         assert self._closing is not None
         try:
-            self._lib.rlc_client_free(self._ptr)
+            self._lib.client_free_releasing_gil(self._ptr)
             self._ptr = 0
             # Every accepted request has had its callback; anything left was never
             # accepted, but settle it rather than leave a waiter hanging.

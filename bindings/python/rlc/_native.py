@@ -3,6 +3,13 @@
 Every prototype is declared here, once, with its argument and result types, so that
 ctypes converts and checks arguments instead of guessing (an undeclared function
 would take Python ints as C ints and truncate 64-bit values and pointers).
+
+The library is opened as a PyDLL, whose calls keep the GIL: every function here
+returns at once (librlc never does I/O or waits under them), and releasing and
+retaking the GIL around each one made the event loop thread and the completion
+thread hand the GIL back and forth for every call, which cost more than the calls.
+The one function that waits, rlc_client_free (it delivers the last callbacks, which
+need the GIL), goes through a CDLL handle that releases it.
 """
 
 from __future__ import annotations
@@ -93,7 +100,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_config_set_user_agent": (_R, [_P, _S]),
     "rlc_config_set_ca_bundle": (_R, [_P, _S]),
     "rlc_client_new": (_R, [_P, ctypes.POINTER(_P)]),
-    "rlc_client_free": (None, [_P]),
+    # rlc_client_free is declared apart: it must release the GIL (see above).
     "rlc_client_in_callback": (ctypes.c_bool, [_P]),
     "rlc_request_new": (_P, [_S, _S]),
     "rlc_request_set_header": (_R, [_P, _S, _S]),
@@ -136,7 +143,7 @@ def _candidates() -> Iterator[str]:
         yield found
 
 
-def _load() -> tuple[ctypes.CDLL, str]:
+def _load() -> tuple[ctypes.PyDLL, str]:
     tried: list[str] = []
     for candidate in _candidates():
         is_path = os.sep in candidate
@@ -144,7 +151,7 @@ def _load() -> tuple[ctypes.CDLL, str]:
             tried.append(f"{candidate} (no such file)")
             continue
         try:
-            return ctypes.CDLL(candidate), candidate
+            return ctypes.PyDLL(candidate), candidate
         except OSError as e:
             tried.append(f"{candidate} ({e})")
     raise LibraryNotFoundError(
@@ -160,6 +167,8 @@ class Library:
 
     def __init__(self) -> None:
         self.cdll, self.path = _load()
+        # The same library, its calls releasing the GIL: see the module's docstring.
+        self._releasing_gil = ctypes.CDLL(self.path)
         missing = []
         for name, (restype, argtypes) in _PROTOTYPES.items():
             try:
@@ -173,6 +182,10 @@ class Library:
             raise LibraryNotFoundError(
                 f"rlc: {self.path} lacks {', '.join(missing)}: it is older than this binding"
             )
+        free = self._releasing_gil.rlc_client_free
+        free.restype = None
+        free.argtypes = [_P]
+        self.client_free_releasing_gil: Callable[[int], None] = free
         # The metrics struct is laid out by hand above; refuse a library whose layout
         # differs rather than let rlc_client_metrics write past the end of it.
         native_size = int(self.cdll.rlc_metrics_size())
