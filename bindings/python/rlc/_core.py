@@ -162,6 +162,13 @@ class NativeClient:
         self._closing: Optional[concurrent.futures.Future[None]] = None
         self.completion_thread: Optional[int] = None
         self._trampoline: Any = _native.CALLBACK(self._on_completion)
+        # Output arguments for reading responses, made once: only the completion thread
+        # reads responses, one at a time, and a byref() per call adds about a microsecond.
+        self._body_size = ctypes.c_size_t()
+        self._header_name = ctypes.c_char_p()
+        self._header_value = ctypes.c_char_p()
+        self._body_size_ref = ctypes.byref(self._body_size)
+        self._header_refs = (ctypes.byref(self._header_name), ctypes.byref(self._header_value))
 
     # ------------------------------------------------------------------ requests
 
@@ -246,14 +253,15 @@ class NativeClient:
             message: Optional[bytes] = lib.rlc_response_error_message(resp)
             text = message.decode("utf-8", "replace") if message else ""
             return make_error(result, text, name=lib.result_name(result), attempts=attempts)
-        size = ctypes.c_size_t()
-        address: Optional[int] = lib.rlc_response_body(resp, ctypes.byref(size))
-        content = ctypes.string_at(address, size.value) if address and size.value else b""
+        address: Optional[int] = lib.rlc_response_body(resp, self._body_size_ref)
+        size = self._body_size.value
+        content = ctypes.string_at(address, size) if address and size else b""
         lines = []
-        name = ctypes.c_char_p()
-        value = ctypes.c_char_p()
-        for i in range(int(lib.rlc_response_header_count(resp))):
-            if lib.rlc_response_header_at(resp, i, ctypes.byref(name), ctypes.byref(value)) == _native.RLC_OK:
+        name, value = self._header_name, self._header_value
+        name_ref, value_ref = self._header_refs
+        header_at = lib.rlc_response_header_at
+        for i in range(lib.rlc_response_header_count(resp)):
+            if header_at(resp, i, name_ref, value_ref) == _native.RLC_OK:
                 lines.append(((name.value or b"").decode("utf-8", "replace"),
                               (value.value or b"").decode("utf-8", "replace")))
         return Response(

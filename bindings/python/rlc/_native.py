@@ -178,6 +178,9 @@ class Library:
                 continue
             fn.restype = restype
             fn.argtypes = argtypes
+            # An instance attribute, so calls find it at once; __getattr__ below is only
+            # what mypy sees (reaching it at run time costs an AttributeError per call).
+            setattr(self, name, fn)
         if missing:
             raise LibraryNotFoundError(
                 f"rlc: {self.path} lacks {', '.join(missing)}: it is older than this binding"
@@ -197,11 +200,9 @@ class Library:
             )
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        # Only reached for names not set on the instance: the C functions.
-        if name not in _PROTOTYPES:
-            raise AttributeError(name)
-        fn: Callable[..., Any] = getattr(self.cdll, name)
-        return fn
+        # The C functions are instance attributes (set above); this is reached only for
+        # a name that is not one of them.
+        raise AttributeError(f"librlc has no function {name} declared in rlc._native")
 
     def last_error(self) -> str:
         """The sentence for the last failed synchronous call on this thread."""
