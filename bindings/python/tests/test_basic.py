@@ -44,6 +44,15 @@ def test_a_get_gives_status_headers_content_and_attempts(server: LocalServer) ->
     run(main())
 
 
+def test_repeated_response_headers_are_joined_and_kept_apart(mock_api: str) -> None:
+    with rlc.Client(base_url=mock_api) as client:
+        res = client.get("/headers")
+        assert res.headers["X-Multi"] == "a, b"
+        assert res.headers.get_all("x-multi") == ["a", "b"]
+        assert res.headers["x-one"] == "1" and "content-type" in set(res.headers)
+        assert ("x-multi", "b") in res.headers.items_raw()
+
+
 def test_http_errors_are_responses_until_raise_for_status(server: LocalServer) -> None:
     async def main() -> None:
         async with rlc.AsyncClient(base_url=server.url, retry=rlc.Retry(0)) as client:

@@ -14,6 +14,19 @@ from conftest import run, until, until_async
 from server import LocalServer
 
 
+def test_a_task_cancelled_before_it_ran_submits_nothing(server: LocalServer) -> None:
+    async def main() -> None:
+        async with rlc.AsyncClient(base_url=server.url) as client:
+            task = asyncio.create_task(client.get("/tag/pre-cancelled"))
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert client.get_metrics().submitted == 0
+        assert server.arrived("/tag/pre-cancelled") == []
+
+    run(main())
+
+
 def test_cancelling_the_task_of_a_queued_request_cancels_it_in_rlc(server: LocalServer) -> None:
     async def main() -> None:
         client = rlc.AsyncClient(
