@@ -204,21 +204,19 @@ class NativeClient:
         with self._pending_lock:
             self._pending[key] = _Pending(deliver, req.method, req.target, owner)
         request_id = ctypes.c_uint64()
+        code: Optional[int] = None  # None: the client was closed, nothing submitted
         with self._use_lock:
-            closed = self.closed
-            if not closed:  # rlc_submit takes the request in every case
+            if not self.closed:  # rlc_submit takes the request in every case
                 code = lib.rlc_submit(self._ptr, handle, req.priority, self._trampoline, key, ctypes.byref(request_id))
-        if closed:
+        if code == _native.RLC_OK:
+            return request_id.value
+        with self._pending_lock:
+            self._pending.pop(key, None)
+        if code is None:
             lib.rlc_request_free(handle)
-            code = _native.RLC_E_SHUTDOWN
-        if code != _native.RLC_OK:
-            with self._pending_lock:
-                self._pending.pop(key, None)
-            if closed:
-                raise make_error(_native.RLC_E_SHUTDOWN, "the client is closed")
-            detail = lib.last_error()
-            raise make_error(code, detail or f"{req.method} {req.target} was refused")
-        return request_id.value
+            raise make_error(_native.RLC_E_SHUTDOWN, "the client is closed")
+        detail = lib.last_error()
+        raise make_error(code, detail or f"{req.method} {req.target} was refused")
 
     def cancel(self, request_id: int) -> bool:
         """Asks librlc to cancel; True when it will complete with RLC_E_CANCELLED
@@ -240,7 +238,7 @@ class NativeClient:
         try:
             outcome: Outcome = self._read(entry, result, resp)
         except Exception as e:  # noqa: BLE001 - handed to the waiter instead of lost
-            outcome = make_error(13, f"rlc: reading the response failed: {e!r}")
+            outcome = make_error(_native.RLC_E_PANIC, f"rlc: reading the response failed: {e!r}")
         try:
             entry.deliver(outcome)
         except Exception:  # noqa: BLE001 - a closed loop: nobody waits any more

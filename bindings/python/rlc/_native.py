@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterator, Optional
 RLC_OK = 0
 RLC_E_INVALID_ARGUMENT = 1
 RLC_E_SHUTDOWN = 10
+RLC_E_INVALID_STATE = 12
+RLC_E_PANIC = 13
 
 # void (*rlc_callback)(void *user_data, rlc_request_id id, rlc_result result,
 #                      const rlc_response *response)

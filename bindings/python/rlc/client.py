@@ -227,8 +227,8 @@ class Client:
         """Sends a request and blocks until its response (arguments as
         AsyncClient.request)."""
         if self._native.on_completion_thread():
-            raise make_error(12, "rlc: a blocking request inside a completion callback would deadlock",
-                             name="RLC_E_INVALID_STATE")
+            raise make_error(_native.RLC_E_INVALID_STATE,
+                             "rlc: a blocking request inside a completion callback would deadlock")
         future = self.submit(method, url, **kwargs)
         try:
             return future.result()

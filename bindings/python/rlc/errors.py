@@ -115,7 +115,8 @@ class InvalidStateError(RlcError):
 
 
 class PanicError(RlcError):
-    """RLC_E_PANIC: a bug in librlc, caught at its boundary. Please report it."""
+    """RLC_E_PANIC: a bug, caught at librlc's boundary (or, in this binding, while
+    copying a completion). Please report it."""
 
     result = 13
 
