@@ -117,7 +117,8 @@ bench:
 bench-quick:
 	CARGO="$(CARGO)" bash benches/run.sh quick
 
-## Only the Python peers (aiohttp, aiohttp + aiolimiter) and rlc's Python binding: about 2 min.
+## Only the Python peers (aiohttp, aiohttp + aiolimiter), rlc's Python binding and, as its
+## ceiling, rlc's C ABI: about 3 min.
 bench-python:
 	CARGO="$(CARGO)" bash benches/run.sh python
 

@@ -340,6 +340,7 @@ def main():
         details.append("")
         pairs = [("node-rlc-binding", "node-fetch"), ("node-fetch+bottleneck", "node-fetch"), ("rlc-cabi", "python-aiohttp"),
                  ("python-rlc-binding", "python-aiohttp+aiolimiter"), ("python-rlc-binding", "python-aiohttp"),
+                 ("python-rlc-binding", "rlc-cabi"),
                  ("python-aiohttp+aiolimiter", "python-aiohttp"), ("go-rlc-binding", "go-nethttp"),
                  ("go-nethttp+x/time/rate", "go-nethttp"), ("rlc-rust", "python-aiohttp"), ("rlc-cabi", "node-fetch"),
                  ("rlc-cabi", "go-nethttp")]
