@@ -260,8 +260,7 @@ class NativeClient:
         header_at = lib.rlc_response_header_at
         for i in range(lib.rlc_response_header_count(resp)):
             if header_at(resp, i, name_ref, value_ref) == _native.RLC_OK:
-                lines.append(((name.value or b"").decode("utf-8", "replace"),
-                              (value.value or b"").decode("utf-8", "replace")))
+                lines.append((name.value or b"", value.value or b""))
         return Response(
             status=int(lib.rlc_response_status(resp)),
             headers=Headers(lines),

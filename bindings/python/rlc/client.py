@@ -7,7 +7,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import threading
-from typing import Any, Optional
+from typing import Any, Coroutine, Optional
 
 from . import _native
 from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
@@ -86,6 +86,9 @@ class AsyncClient:
                 inbox = self._inboxes.setdefault(loop, _LoopInbox(loop))
         return inbox
 
+    # The verb methods return request()'s coroutine rather than awaiting it in one of
+    # their own: the same for the caller, one coroutine fewer per request.
+
     async def request(
         self,
         method: str,
@@ -121,26 +124,26 @@ class AsyncClient:
                 self._native.cancel(request_id)
             raise
 
-    async def get(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("GET", url, **kwargs)
+    def get(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("GET", url, **kwargs)
 
-    async def head(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("HEAD", url, **kwargs)
+    def head(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kwargs)
 
-    async def post(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("POST", url, **kwargs)
+    def post(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, **kwargs)
 
-    async def put(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("PUT", url, **kwargs)
+    def put(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, **kwargs)
 
-    async def patch(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("PATCH", url, **kwargs)
+    def patch(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, **kwargs)
 
-    async def delete(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("DELETE", url, **kwargs)
+    def delete(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kwargs)
 
-    async def options(self, url: str, **kwargs: Any) -> Response:
-        return await self.request("OPTIONS", url, **kwargs)
+    def options(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("OPTIONS", url, **kwargs)
 
     def get_metrics(self) -> Metrics:
         """A snapshot of the metrics (ShutdownError once closed)."""

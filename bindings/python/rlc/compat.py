@@ -12,7 +12,7 @@ failures raise the rlc.RlcError subclass of their rlc_result. Use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Coroutine, Optional
 
 from ._core import MISSING, Content, HeadersArg
 from .client import AsyncClient
@@ -130,20 +130,20 @@ class RateLimitedAPIClient:
             return response.json() if response.content else None
         return response.text
 
-    async def get(self, path: str, priority: int = 0, **kwargs: Any) -> Any:
-        return await self.request("GET", path, priority, **kwargs)
+    def get(self, path: str, priority: int = 0, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        return self.request("GET", path, priority, **kwargs)
 
-    async def post(self, path: str, priority: int = 0, **kwargs: Any) -> Any:
-        return await self.request("POST", path, priority, **kwargs)
+    def post(self, path: str, priority: int = 0, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        return self.request("POST", path, priority, **kwargs)
 
-    async def put(self, path: str, priority: int = 0, **kwargs: Any) -> Any:
-        return await self.request("PUT", path, priority, **kwargs)
+    def put(self, path: str, priority: int = 0, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        return self.request("PUT", path, priority, **kwargs)
 
-    async def patch(self, path: str, priority: int = 0, **kwargs: Any) -> Any:
-        return await self.request("PATCH", path, priority, **kwargs)
+    def patch(self, path: str, priority: int = 0, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        return self.request("PATCH", path, priority, **kwargs)
 
-    async def delete(self, path: str, priority: int = 0, **kwargs: Any) -> Any:
-        return await self.request("DELETE", path, priority, **kwargs)
+    def delete(self, path: str, priority: int = 0, **kwargs: Any) -> Coroutine[Any, Any, Any]:
+        return self.request("DELETE", path, priority, **kwargs)
 
     def get_metrics(self) -> Metrics:
         return self._client.get_metrics()

@@ -17,39 +17,54 @@ class Headers(Mapping[str, str]):
     Iteration yields lower-case names in the order first received.
     """
 
-    __slots__ = ("_lines", "_joined")
+    __slots__ = ("_raw", "_lines", "_joined")
 
-    def __init__(self, lines: list[tuple[str, str]]) -> None:
-        self._lines = list(lines)
-        joined: dict[str, str] = {}
-        for name, value in self._lines:
-            key = name.lower()
-            joined[key] = f"{joined[key]}, {value}" if key in joined else value
-        self._joined = joined
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        # Kept as the bytes librlc gave and decoded on first use: most responses'
+        # headers are never read, and this runs on the completion thread per response.
+        self._raw = raw
+        self._lines: list[tuple[str, str]] | None = None
+        self._joined: dict[str, str] | None = None
+
+    @property
+    def _decoded(self) -> list[tuple[str, str]]:
+        if self._lines is None:
+            self._lines = [(n.decode("utf-8", "replace"), v.decode("utf-8", "replace")) for n, v in self._raw]
+        return self._lines
+
+    @property
+    def _by_name(self) -> dict[str, str]:
+        if self._joined is None:
+            joined: dict[str, str] = {}
+            for name, value in self._decoded:
+                key = name.lower()
+                joined[key] = f"{joined[key]}, {value}" if key in joined else value
+            self._joined = joined
+        return self._joined
 
     def __getitem__(self, name: str) -> str:
-        return self._joined[name.lower()]
+        return self._by_name[name.lower()]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._joined
+        return isinstance(name, str) and name.lower() in self._by_name
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._joined)
+        return iter(self._by_name)
 
     def __len__(self) -> int:
-        return len(self._joined)
+        return len(self._by_name)
 
     def get_all(self, name: str) -> list[str]:
         """Every value of `name`, one per header line, in the order received."""
         key = name.lower()
-        return [v for n, v in self._lines if n.lower() == key]
+        return [v for n, v in self._decoded if n.lower() == key]
 
     def items_raw(self) -> list[tuple[str, str]]:
         """Every header line as received: (name, value) pairs, repeats included."""
-        return list(self._lines)
+        return list(self._decoded)
 
     def __repr__(self) -> str:
-        return f"Headers({self._joined!r})"
+        return f"Headers({self._by_name!r})"
 
 
 class Response:
