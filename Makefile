@@ -118,7 +118,7 @@ bench-quick:
 	CARGO="$(CARGO)" bash benches/run.sh quick
 
 ## Only the Python peers (aiohttp, aiohttp + aiolimiter), rlc's Python binding and, as its
-## ceiling, rlc's C ABI: about 3 min.
+## ceiling, rlc's C ABI: about 2 min.
 bench-python:
 	CARGO="$(CARGO)" bash benches/run.sh python
 

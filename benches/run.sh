@@ -5,7 +5,7 @@
 #   benches/run.sh quick   # `make bench-quick`: a ~60 s subset; writes
 #                          # $TARGET/bench/RESULTS-quick.md and leaves RESULTS.md alone
 #   benches/run.sh python  # `make bench-python`: only the Python peers, rlc's Python
-#                          # binding and, as its ceiling, rlc's C ABI (~3 min); writes
+#                          # binding and, as its ceiling, rlc's C ABI (~2 min); writes
 #                          # $TARGET/bench/RESULTS-python.md
 #
 # Needs: cargo, a C compiler, nginx (installed with apt-get when missing and run as
