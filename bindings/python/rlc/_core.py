@@ -237,11 +237,11 @@ class NativeClient:
             return
         try:
             outcome: Outcome = self._read(entry, result, resp)
-        except Exception as e:  # noqa: BLE001 - handed to the waiter instead of lost
+        except Exception as e:  # handed to the waiter instead of lost
             outcome = make_error(_native.RLC_E_PANIC, f"rlc: reading the response failed: {e!r}")
         try:
             entry.deliver(outcome)
-        except Exception:  # noqa: BLE001 - a closed loop: nobody waits any more
+        except Exception:  # e.g. a closed loop: nobody waits any more
             pass
 
     def _read(self, entry: _Pending, result: int, resp: Optional[int]) -> Outcome:
