@@ -39,6 +39,7 @@ const RESULT_NAMES = [
   'RLC_E_UNKNOWN_REQUEST',
   'RLC_E_INVALID_STATE',
   'RLC_E_PANIC',
+  'RLC_E_REDIRECT',
 ];
 
 const RLC_OK = 0;
@@ -151,7 +152,7 @@ function native() {
   lib = {
     types: t,
     rlc_version: f('const char *rlc_version(void)'),
-    rlc_result_str: f('const char *rlc_result_str(int r)'),
+    rlc_result_str: f('const char *rlc_result_str(uint32_t r)'),
     rlc_last_error: f('size_t rlc_last_error(uint8_t *buf, size_t len)'),
 
     rlc_config_new: f('rlc_config *rlc_config_new(void)'),
@@ -182,6 +183,10 @@ function native() {
     ),
     rlc_config_set_user_agent: f('int rlc_config_set_user_agent(rlc_config *cfg, const char *user_agent)'),
     rlc_config_set_ca_bundle: f('int rlc_config_set_ca_bundle(rlc_config *cfg, const char *path)'),
+    rlc_config_set_max_redirects: f('int rlc_config_set_max_redirects(rlc_config *cfg, uint32_t max)'),
+    rlc_config_set_redirect_to_http: f('int rlc_config_set_redirect_to_http(rlc_config *cfg, bool allow)'),
+    rlc_config_add_sensitive_header: f('int rlc_config_add_sensitive_header(rlc_config *cfg, const char *name)'),
+    rlc_config_set_max_server_pause: f('int rlc_config_set_max_server_pause(rlc_config *cfg, uint64_t max_ms)'),
 
     rlc_client_new: f('int rlc_client_new(const rlc_config *cfg, _Out_ rlc_client **out)'),
     rlc_client_free: f('void rlc_client_free(rlc_client *client)'),
@@ -215,6 +220,7 @@ function native() {
       'int rlc_client_metrics_prometheus(const rlc_client *client, uint8_t *buf, size_t len, _Out_ size_t *needed)'
     ),
     rlc_metrics_size: f('size_t rlc_metrics_size(void)'),
+    rlc_client_metric: f('int rlc_client_metric(const rlc_client *client, uint32_t metric, _Out_ uint64_t *out)'),
   };
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
@@ -378,9 +384,14 @@ const CLIENT_OPTIONS = [
   'maxResponseBytes',
   'userAgent',
   'caBundle',
+  'redirects',
+  'sensitiveHeaders',
+  'maxServerPauseMs',
 ];
 const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
+/** The counters read one by one with rlc_client_metric, indexed by their rlc_metric value. */
+const EXTRA_METRICS = ['serverPausesCapped', 'redirects', 'workerPanics'];
 
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
@@ -469,6 +480,34 @@ function buildConfig(l, options) {
   if (o.userAgent !== undefined) {
     const ua = str(o.userAgent, 'userAgent');
     set(l.rlc_config_set_user_agent, 'userAgent', ua);
+  }
+  if (o.redirects !== undefined) {
+    if (!isObject(o.redirects)) {
+      throw new TypeError(`rlc: redirects must be {max, allowHttpsToHttp}, got ${describe(o.redirects)}`);
+    }
+    knownKeys(o.redirects, ['max', 'allowHttpsToHttp'], 'redirects');
+    if (o.redirects.max !== undefined) {
+      set(l.rlc_config_set_max_redirects, 'redirects.max', uint(o.redirects.max, 'redirects.max', U32_MAX));
+    }
+    const allow = o.redirects.allowHttpsToHttp;
+    if (allow !== undefined) {
+      if (typeof allow !== 'boolean') {
+        throw new TypeError(`rlc: redirects.allowHttpsToHttp must be a boolean, got ${describe(allow)}`);
+      }
+      set(l.rlc_config_set_redirect_to_http, 'redirects.allowHttpsToHttp', allow);
+    }
+  }
+  if (o.sensitiveHeaders !== undefined) {
+    if (!Array.isArray(o.sensitiveHeaders)) {
+      throw new TypeError(`rlc: sensitiveHeaders must be an array of names, got ${describe(o.sensitiveHeaders)}`);
+    }
+    o.sensitiveHeaders.forEach((name, i) => {
+      const what = `sensitiveHeaders[${i}]`;
+      set(l.rlc_config_add_sensitive_header, what, str(name, what));
+    });
+  }
+  if (o.maxServerPauseMs !== undefined) {
+    set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
 
   cfg = l.rlc_config_new();
@@ -706,6 +745,12 @@ class Client {
       out[k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())] = typeof v === 'bigint' ? Number(v) : v;
     }
     out.breakerState = BREAKER_STATES[m.breaker_state] ?? String(m.breaker_state);
+    // Counters kept beyond the struct, by their rlc_metric number.
+    EXTRA_METRICS.forEach((name, metric) => {
+      const value = [0];
+      check(l.rlc_client_metric(state.ptr, metric, value), 'rlc_client_metric');
+      out[name] = Number(value[0]);
+    });
     if (m.tokens_available !== undefined && BigInt(m.tokens_available) === 0xffffffffffffffffn) {
       out.tokensAvailable = Infinity; // no rate limit
     }

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `/ok` | 200, body `ok` |
 //! | `/echo` | 200, body = request body, `x-method`, `x-echo-<name>` per request header |
+//! | `/json/...` | 200 JSON `{"method", "path", "json": request body as JSON or null}` |
 //! | `/status/{code}[?retry_after=N]` | that status (100..=599, else 400; hyper turns a final 1xx into 500), optional `Retry-After` |
 //! | `/flaky/{key}/{n}[?retry_after=N][&status=S]` | first `n` requests per key answer 503 (or `S`), then 200 `ok after n` |
 //! | `/down[?retry_after=N]` | always 503 |
@@ -16,6 +17,8 @@
 //! | `/bytes/{n}` | 200 with `n` bytes, byte `i` = `i % 251` |
 //! | `/headers` | 200 with `x-one: 1`, `x-multi: a`, `x-multi: b`, `content-type: text/plain` |
 //! | `/ratelimit-headers?remaining=R&reset=S` | 200 with `X-RateLimit-Remaining: R`, `X-RateLimit-Reset: S` |
+//! | `/redirect/{code}?to=URL` | that 3xx status with `Location: URL` |
+//! | `/loop/a`, `/loop/b` | 302 to each other, for ever |
 //! | `/__stats` | JSON counters (not counted itself) |
 //! | anything else | 404 |
 //!

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
@@ -61,6 +61,7 @@ async fn route(shared: &Shared, req: Request) -> Response {
     match segs.as_slice() {
         ["ok"] => text(StatusCode::OK, "ok"),
         ["echo"] => echo(req).await,
+        ["json", ..] => json_echo(req).await,
         ["status", code] => match parse_status(code) {
             Some(status) => with_retry_after(status, status_body(status), &query),
             None => bad_request("status must be 100..=599"),
@@ -81,6 +82,26 @@ async fn route(shared: &Shared, req: Request) -> Response {
             }
             _ => bad_request("bad byte count"),
         },
+        // `/redirect/{code}?to=<url>`: a redirect with that status to `to` (encoded).
+        ["redirect", code] => match (parse_status(code), query_param(&query, "to")) {
+            (Some(status), Some(to)) if status.is_redirection() => match HeaderValue::from_str(&to)
+            {
+                Ok(location) => {
+                    let mut r = text(status, status_body(status));
+                    r.headers_mut().insert(LOCATION, location);
+                    r
+                }
+                Err(_) => bad_request("bad location"),
+            },
+            _ => bad_request("redirect needs a 3xx code and ?to="),
+        },
+        // `/loop/a` and `/loop/b` redirect to each other for ever.
+        ["loop", side] => {
+            let other = if *side == "a" { "/loop/b" } else { "/loop/a" };
+            let mut r = text(StatusCode::FOUND, "302");
+            r.headers_mut().insert(LOCATION, HeaderValue::from_static(other));
+            r
+        }
         ["headers"] => {
             let mut r = text(StatusCode::OK, "ok");
             let h = r.headers_mut();
@@ -124,6 +145,24 @@ async fn echo(req: Request) -> Response {
         }
     }
     r
+}
+
+/// `/json/...`: 200 with a JSON object telling the method, the path and the
+/// request body parsed as JSON (null when it is not JSON), so that programs
+/// written for a JSON API (the seed's `/endpoint` examples) run against the
+/// mock API with only their base URL changed to `.../json`.
+async fn json_echo(req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ECHO_BODY).await else {
+        return bad_request("could not read body");
+    };
+    let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    let answer = serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "json": sent,
+    });
+    respond(StatusCode::OK, answer.to_string(), &[(CONTENT_TYPE, "application/json")])
 }
 
 /// `/flaky/{key}/{n}`: `n` failures per key, then success.
