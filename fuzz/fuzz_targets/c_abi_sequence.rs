@@ -71,6 +71,10 @@ enum Call {
     SetMaxResponseBytes(Slot, u64),
     SetUserAgent(Slot, Text),
     SetCaBundle(Slot, Text),
+    SetMaxRedirects(Slot, u32),
+    SetRedirectToHttp(Slot, bool),
+    AddSensitiveHeader(Slot, Text),
+    SetMaxServerPause(Slot, u64),
     RequestNew(Text, Text),
     RequestSetHeader(Slot, Text, Text),
     RequestSetBody(Slot, Option<Vec<u8>>, u16),
@@ -80,6 +84,8 @@ enum Call {
     RequestFree(Slot),
     ClientNew { config: Slot, null_out: bool },
     ClientFree(Slot),
+    ClientFreeAsync { client: Slot, null_done: bool },
+    ClientMetric { client: Slot, metric: u32, null_out: bool },
     Submit { client: Slot, request: Slot, priority: i32, null_cb: bool, null_out: bool },
     Cancel(Slot, CancelId),
     Metrics { client: Slot, null_out: bool },
@@ -257,9 +263,19 @@ fn check(r: rlc_result, null: bool) {
     assert_ne!(r, rlc_result::RLC_E_PANIC, "a panic was caught at the boundary");
 }
 
+unsafe extern "C" fn on_closed(user_data: *mut c_void) {
+    // SAFETY: the Box made in ClientFreeAsync, handed over on RLC_OK; `done` runs once.
+    let tx = unsafe { Box::from_raw(user_data.cast::<std::sync::mpsc::Sender<()>>()) };
+    tx.send(()).expect("the fuzzer waits for done");
+}
+
 /// Frees a client and checks that each accepted request was called back exactly once.
 fn free_client(c: Client) {
     rlc_client_free(c.ptr);
+    check_callbacks(&c);
+}
+
+fn check_callbacks(c: &Client) {
     let mut seen = seen().lock().unwrap();
     for id in &c.accepted {
         assert_eq!(seen.remove(&(c.tag, *id)), Some(1), "request {id}: callbacks != 1");
@@ -353,6 +369,23 @@ fn run(calls: Vec<Call>) {
                 };
                 check(rlc_config_set_ca_bundle(c, path.ptr()), c.is_null() || path.0.is_none());
             }
+            Call::SetMaxRedirects(slot, n) => {
+                let c = config(&s, slot);
+                check(rlc_config_set_max_redirects(c, n), c.is_null());
+            }
+            Call::SetRedirectToHttp(slot, on) => {
+                let c = config(&s, slot);
+                check(rlc_config_set_redirect_to_http(c, on), c.is_null());
+            }
+            Call::AddSensitiveHeader(slot, name) => {
+                let c = config(&s, slot);
+                let name = Arg::new(&name, false);
+                check(rlc_config_add_sensitive_header(c, name.ptr()), c.is_null() || name.0.is_none());
+            }
+            Call::SetMaxServerPause(slot, ms) => {
+                let c = config(&s, slot);
+                check(rlc_config_set_max_server_pause(c, ms), c.is_null());
+            }
             Call::RequestNew(method, target) => {
                 let (m, t) = (Arg::new(&method, false), Arg::new(&target, false));
                 let r = rlc_request_new(m.ptr(), t.ptr());
@@ -427,6 +460,34 @@ fn run(calls: Vec<Call>) {
                 Some(i) => free_client(s.clients.swap_remove(i)),
                 None => rlc_client_free(ptr::null_mut()),
             },
+            Call::ClientFreeAsync { client: slot, null_done } => {
+                let i = pick(&s.clients, slot);
+                let c = i.map_or(ptr::null_mut(), |i| s.clients[i].ptr);
+                let done: rlc_closed_callback = if null_done { None } else { Some(on_closed) };
+                let (tx, rx) = std::sync::mpsc::channel::<()>();
+                let tx = Box::into_raw(Box::new(tx));
+                let r = rlc_client_free_async(c, done, tx.cast());
+                check(r, c.is_null() || null_done);
+                if r == rlc_result::RLC_OK {
+                    // `done` runs once, after every callback; then the counts must hold.
+                    let client = s.clients.swap_remove(i.unwrap());
+                    rx.recv_timeout(std::time::Duration::from_secs(25)).expect("done was called");
+                    check_callbacks(&client);
+                } else {
+                    // SAFETY: not handed over: rlc never calls `done` on a refusal.
+                    drop(unsafe { Box::from_raw(tx) });
+                }
+            }
+            Call::ClientMetric { client: slot, metric, null_out } => {
+                let c = client(&s, slot);
+                let mut out = u64::MAX;
+                let op = if null_out { ptr::null_mut() } else { &mut out as *mut u64 };
+                let r = rlc_client_metric(c, metric % 64, op);
+                check(r, c.is_null() || null_out);
+                if r != rlc_result::RLC_OK {
+                    assert_eq!(out, u64::MAX, "out written on failure");
+                }
+            }
             Call::Submit { client: cslot, request: rslot, priority, null_cb, null_out } => {
                 let ci = pick(&s.clients, cslot);
                 let ri = pick(&s.requests, rslot);
