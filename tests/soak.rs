@@ -5,7 +5,9 @@
 //! again in the middle of the run.
 //!
 //! It asserts that every accepted request completed exactly once (callbacks counted
-//! per request), that no `rlc-*` thread is left behind, and that RSS stays flat after
+//! per request), that a redirect loop completes with `Redirect` (or is cancelled,
+//! shut down, timed out or refused by the breaker first), that no `rlc-*` thread is
+//! left behind, and that RSS stays flat after
 //! warm-up (end < 1.5 x post-warm-up + 32 MiB); it prints the figures.
 //!
 //! Length: `RLC_SOAK_REQUESTS` (stop after that many submissions) and/or
@@ -36,6 +38,10 @@ struct Tracker {
     accepted: AtomicU64,
     completed: AtomicU64,
     duplicates: AtomicU64,
+    /// Redirect loops (`/loop`, `/pingpong/a`) that completed other than with
+    /// `Redirect` or a reason that comes before any hop (cancel, shutdown, deadline,
+    /// open breaker).
+    loop_violations: Mutex<Vec<String>>,
     outcomes: Mutex<BTreeMap<String, u64>>,
     refused: Mutex<BTreeMap<String, u64>>,
 }
@@ -59,6 +65,7 @@ impl Tracker {
 
     /// Submits `request`; true when accepted.
     fn submit(self: &Arc<Self>, client: &Client, request: Request, priority: i32) -> Option<u64> {
+        let is_loop = request.target() == "/loop" || request.target() == "/pingpong/a";
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
         self.shard(key).lock().unwrap().insert(key);
         let me = self.clone();
@@ -72,7 +79,25 @@ impl Tracker {
                 Ok(r) => format!("ok {}xx", r.status() / 100),
                 Err(e) => e.kind().name().to_string(),
             };
-            Tracker::bump(&me.outcomes, &name);
+            if is_loop {
+                let fine = matches!(
+                    &result,
+                    Err(e) if matches!(
+                        e.kind(),
+                        ErrorKind::Redirect
+                            | ErrorKind::Cancelled
+                            | ErrorKind::Shutdown
+                            | ErrorKind::Timeout
+                            | ErrorKind::CircuitOpen
+                    )
+                );
+                if !fine {
+                    me.loop_violations.lock().unwrap().push(format!("{name}: {:?}", result.err()));
+                }
+                Tracker::bump(&me.outcomes, &format!("loop {name}"));
+            } else {
+                Tracker::bump(&me.outcomes, &name);
+            }
         });
         match client.try_submit(request, priority, callback) {
             Ok(id) => {
@@ -332,6 +357,10 @@ fn soak_with_chaos() {
     assert_eq!(tracker.duplicates.load(Ordering::Relaxed), 0, "a request completed twice");
     assert_eq!(second_tracker.duplicates.load(Ordering::Relaxed), 0, "a request completed twice");
     assert_eq!(tracker.pending(), 0, "accepted requests never completed");
+    for t in [&tracker, &second_tracker] {
+        let v = t.loop_violations.lock().unwrap();
+        assert!(v.is_empty(), "{} redirect loop(s) not completed as Redirect: {:?}", v.len(), &v[..v.len().min(5)]);
+    }
     assert_eq!(second_tracker.pending(), 0, "accepted requests never completed");
     assert_eq!(completed, accepted);
     assert!(accepted > 0, "nothing was accepted");

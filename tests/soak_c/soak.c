@@ -30,6 +30,7 @@ static atomic_size_t next_slot;
 static atomic_int *calls;          /* callbacks per slot */
 static atomic_char *accepted;      /* 1 when rlc_submit said RLC_OK */
 static atomic_char *owner;         /* 1: client A, 2: client B */
+static atomic_char *is_loop;       /* 1 for a redirect loop (/loop, /pingpong/a) */
 static atomic_long outstanding;
 static atomic_long n_accepted, n_completed, n_refused, n_cancel_ok, n_results[32];
 static atomic_int stop;
@@ -89,6 +90,9 @@ static void on_done(void *user_data, rlc_request_id id, rlc_result result,
     if (ct != NULL) (void)strlen(ct);
     (void)rlc_response_attempts(response);
   }
+  if (atomic_load(&is_loop[slot]) && result != RLC_E_REDIRECT && result != RLC_E_CANCELLED &&
+      result != RLC_E_SHUTDOWN && result != RLC_E_TIMEOUT && result != RLC_E_CIRCUIT_OPEN)
+    FAIL("slot %zu: a redirect loop completed with %s", slot, rlc_result_str(result));
   if ((unsigned)result < 32) atomic_fetch_add(&n_results[result], 1);
   atomic_fetch_add(&n_completed, 1);
   atomic_fetch_sub(&outstanding, 1);
@@ -100,6 +104,7 @@ static rlc_request *random_request(unsigned *seed, size_t slot) {
   const char *method = "GET";
   if (roll < 2) snprintf(path, sizeof path, "/loop");
   else if (roll < 4) snprintf(path, sizeof path, "/pingpong/a");
+  if (roll < 4) atomic_store(&is_loop[slot], 1);
   else if (roll < 8) { method = "POST"; snprintf(path, sizeof path, "/chaos/post/%zu", slot); }
   else snprintf(path, sizeof path, "/chaos/%zu?r=%d", slot, rand_r(seed));
   rlc_request *req = rlc_request_new(method, path);
@@ -210,7 +215,8 @@ int main(int argc, char **argv) {
   calls = calloc(max_slots, sizeof *calls);
   accepted = calloc(max_slots, sizeof *accepted);
   owner = calloc(max_slots, sizeof *owner);
-  if (!calls || !accepted || !owner) return 2;
+  is_loop = calloc(max_slots, sizeof *is_loop);
+  if (!calls || !accepted || !owner || !is_loop) return 2;
 
   signal(SIGALRM, on_alarm);
   alarm((unsigned)seconds + 300);
@@ -284,13 +290,14 @@ int main(int argc, char **argv) {
   fprintf(stderr, "soak.c: results:");
   for (int r = 0; r < 32; r++)
     if (atomic_load(&n_results[r]) > 0)
-      fprintf(stderr, " %s=%ld", rlc_result_str((rlc_result)r), atomic_load(&n_results[r]));
+      fprintf(stderr, " %s=%ld", rlc_result_str((uint32_t)r), atomic_load(&n_results[r]));
   fprintf(stderr, "\n");
   if (atomic_load(&n_accepted) != atomic_load(&n_completed)) FAIL("accepted != completed");
   if (phase != 2) FAIL("the second client was not created and freed");
   free(calls);
   free(accepted);
   free(owner);
+  free(is_loop);
   if (atomic_load(&failures) > 0) {
     fprintf(stderr, "soak.c: %d failure(s)\n", atomic_load(&failures));
     return 1;
