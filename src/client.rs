@@ -176,6 +176,14 @@ impl Client {
         self.shared.cancel(id)
     }
 
+    /// Changes the primary rate limit of the running client, atomically: the tokens
+    /// it holds carry over (up to the new burst, which is `max_requests`), none is
+    /// lost or invented, and requests waiting for a token see the new rate at once.
+    /// Adds a limit when there was none. A `LimitChanged` event reports it.
+    pub fn set_rate_limit(&self, max_requests: u32, window: std::time::Duration) -> Result<()> {
+        self.shared.set_rate_limit(max_requests, window)
+    }
+
     /// A snapshot of the counters, gauges and latency percentiles.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.shared.metrics()

@@ -46,6 +46,7 @@ mod redirect;
 mod request;
 mod resolver;
 mod response;
+pub mod retry_budget;
 mod scheduler;
 mod worker;
 

@@ -78,6 +78,8 @@ pub struct MetricsSnapshot {
     pub redirects: u64,
     /// Attempts that panicked inside rlc (a bug), completed as `Panic`.
     pub worker_panics: u64,
+    /// Retries the retry budget refused (the request completed with its last answer).
+    pub retries_refused_by_budget: u64,
 }
 
 /// Gauges read from the scheduler's state at snapshot time.
@@ -128,6 +130,7 @@ pub(crate) struct Metrics {
     server_pauses_capped: AtomicU64,
     redirects: AtomicU64,
     worker_panics: AtomicU64,
+    retries_refused_by_budget: AtomicU64,
     latencies: Mutex<Option<Histograms>>,
 }
 
@@ -164,6 +167,10 @@ impl Metrics {
 
     pub fn redirect(&self) {
         self.redirects.fetch_add(1, Relaxed);
+    }
+
+    pub fn retry_budget_exhausted(&self) {
+        self.retries_refused_by_budget.fetch_add(1, Relaxed);
     }
 
     pub fn worker_panic(&self) {
@@ -244,6 +251,7 @@ impl Metrics {
             server_pauses_capped: self.server_pauses_capped.load(Relaxed),
             redirects: self.redirects.load(Relaxed),
             worker_panics: self.worker_panics.load(Relaxed),
+            retries_refused_by_budget: self.retries_refused_by_budget.load(Relaxed),
         }
     }
 }
@@ -300,6 +308,12 @@ impl MetricsSnapshot {
             &[("", self.server_pauses_capped)],
         );
         metric("redirects_total", "counter", "Redirect hops followed.", &[("", self.redirects)]);
+        metric(
+            "retries_refused_by_budget_total",
+            "counter",
+            "Retries the retry budget refused.",
+            &[("", self.retries_refused_by_budget)],
+        );
         metric(
             "worker_panics_total",
             "counter",

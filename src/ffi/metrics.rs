@@ -197,6 +197,8 @@ pub enum rlc_metric {
     RLC_METRIC_REDIRECTS = 1,
     /// Attempts that panicked inside rlc (a bug), completed with RLC_E_PANIC.
     RLC_METRIC_WORKER_PANICS = 2,
+    /// Retries the retry budget refused (`rlc_config_set_retry_budget`).
+    RLC_METRIC_RETRIES_REFUSED_BY_BUDGET = 3,
 }
 
 /// Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
@@ -217,6 +219,7 @@ pub extern "C" fn rlc_client_metric(
             0 => m.server_pauses_capped,
             1 => m.redirects,
             2 => m.worker_panics,
+            3 => m.retries_refused_by_budget,
             _ => return invalid_argument(&format!("no metric numbered {metric}")),
         };
         // SAFETY: out is non-NULL, and the C caller promises it is writable.
