@@ -42,6 +42,7 @@ pub mod limiter;
 pub mod metrics;
 mod outcome;
 mod queue;
+pub mod quota;
 mod redirect;
 mod request;
 mod resolver;

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
 use crate::clock::{nanos, Nanos};
 use crate::config::RateLimit;
 
@@ -43,6 +45,28 @@ use crate::config::RateLimit;
 #[derive(Debug)]
 pub struct Limiter {
     rules: Vec<Rule>,
+    /// The pace a server's quota headers asked for, until its window resets.
+    pace: Option<Pace>,
+}
+
+/// Sends spaced `interval` apart until `until`, the reset of the server's window.
+#[derive(Debug)]
+struct Pace {
+    interval: u128,
+    until: Nanos,
+    /// When the last send was credited, if one was since the pace began.
+    last: Option<Nanos>,
+}
+
+impl Pace {
+    /// The earliest time the next send of `cost` may go, if the pace still holds.
+    fn ready(&self, now: Nanos) -> Option<Nanos> {
+        if now >= self.until {
+            return None;
+        }
+        let last = self.last?;
+        Some(to_nanos(u128::from(last) + self.interval).min(self.until))
+    }
 }
 
 /// One rule. Times in the bucket are "scaled": nanoseconds multiplied by `max`.
@@ -152,6 +176,15 @@ impl Rule {
         }
     }
 
+    /// Lowers the bucket to `tokens` at `now` if it holds more; never raises it.
+    fn hold_at_most(&mut self, now: Nanos, tokens: u64) {
+        let held = u128::from(tokens).saturating_mul(self.window);
+        if self.scaled_tokens(now) > held {
+            let full = self.tolerance + self.window;
+            self.tat = u128::from(now) * self.max + full - held.min(full);
+        }
+    }
+
     /// The largest cost one send may have: a bucket never holds more than `burst`
     /// tokens, and a strict window never more than `max` sends.
     fn max_cost(&self) -> u128 {
@@ -207,7 +240,7 @@ impl Limiter {
     /// A limiter enforcing every rule in `limits` at once, each starting with a full
     /// bucket.
     pub fn new(limits: &[RateLimit]) -> Self {
-        Limiter { rules: limits.iter().map(Rule::new).collect() }
+        Limiter { rules: limits.iter().map(Rule::new).collect(), pace: None }
     }
 
     /// Takes one token from every rule if all allow a send at `now`, and returns
@@ -230,17 +263,23 @@ impl Limiter {
     ) -> Result<Nanos, Nanos> {
         let cost = u128::from(cost.max(1));
         let demand_since = demand_since.min(now);
+        let paced = self.pace.as_ref().and_then(|p| p.ready(now)).unwrap_or(0);
         // Check every rule before charging any, so a refusal leaves all untouched.
-        let ready = self.rules.iter().map(|r| r.ready(now, cost)).max().unwrap_or(0);
+        let ready = self.rules.iter().map(|r| r.ready(now, cost)).max().unwrap_or(0).max(paced);
         if ready > now {
             return Err(ready);
         }
         let floor = self.rules.iter().map(|r| r.ready_floor(now, cost)).max().unwrap_or(0);
-        let floor = floor.max(demand_since);
+        let floor = floor.max(paced).max(demand_since);
         for rule in &mut self.rules {
             rule.charge(floor, cost);
         }
-        Ok(ready.max(demand_since))
+        let credited = ready.max(demand_since);
+        if let Some(pace) = self.pace.as_mut() {
+            // A send of cost c spends c of the server's quota: the next waits c intervals.
+            pace.last = Some(to_nanos(u128::from(credited) + pace.interval * (cost - 1)));
+        }
+        Ok(credited)
     }
 
     /// Reports that the attempt of one send granted by `try_acquire` completed at
@@ -262,6 +301,22 @@ impl Limiter {
     pub fn max_cost(&self) -> u32 {
         let max = self.rules.iter().map(Rule::max_cost).min().unwrap_or(u128::MAX);
         u32::try_from(max).unwrap_or(u32::MAX)
+    }
+
+    /// Paces sends `interval` apart until `reset` from `now`, as a server's quota
+    /// headers ask (its remaining requests spread evenly until its window resets), on
+    /// top of every rule; a newer report replaces an older one. `remaining` also
+    /// lowers the primary rule's bucket when it holds more than the server has left.
+    pub fn pace(&mut self, now: Nanos, interval: Duration, reset: Duration, remaining: u64) {
+        let last = self.pace.as_ref().filter(|p| now < p.until).and_then(|p| p.last);
+        self.pace = Some(Pace {
+            interval: u128::from(nanos(interval)),
+            until: now.saturating_add(nanos(reset)),
+            last,
+        });
+        if let Some(rule) = self.rules.first_mut() {
+            rule.hold_at_most(now, remaining);
+        }
     }
 
     /// Replaces the primary rule (the first; added when there is none) with `limit`
@@ -341,6 +396,36 @@ mod tests {
         // All five count until a window after they completed.
         assert_eq!(l.try_acquire_cost(SEC, SEC, 1), Err(SEC + 10 * MS));
         assert_eq!(l.try_acquire_cost(SEC + 10 * MS, SEC, 3), Ok(SEC + 10 * MS));
+    }
+
+    #[test]
+    fn a_servers_quota_is_spread_until_its_reset() {
+        // No local limit; the server says 4 left, reset in 2 s: one every 500 ms.
+        let mut l = limiter(&[]);
+        l.pace(0, Duration::from_millis(500), Duration::from_secs(2), 4);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(0, 0), Err(500 * MS));
+        assert_eq!(l.try_acquire(500 * MS, 500 * MS), Ok(500 * MS));
+        // A newer report (2 left, reset in 1.5 s) keeps the last send as its origin.
+        l.pace(600 * MS, Duration::from_millis(750), Duration::from_millis(1500), 2);
+        assert_eq!(l.try_acquire(600 * MS, 600 * MS), Err(1250 * MS));
+        // A weighted send spends that many intervals.
+        assert_eq!(l.try_acquire_cost(1250 * MS, 1250 * MS, 2), Ok(1250 * MS));
+        assert_eq!(l.try_acquire(1250 * MS, 1250 * MS), Err(2100 * MS), "the reset ends the pace");
+        // After the reset the pace no longer holds.
+        assert_eq!(l.try_acquire(2100 * MS, 2100 * MS), Ok(2100 * MS));
+        assert_eq!(l.try_acquire(2100 * MS, 2100 * MS), Ok(2100 * MS));
+    }
+
+    #[test]
+    fn a_server_that_counts_fewer_left_lowers_the_bucket() {
+        let mut l = limiter(&[rule(100, SEC, 100, false)]);
+        assert_eq!(l.tokens_available(0), 100);
+        l.pace(0, Duration::from_millis(100), Duration::from_secs(1), 10);
+        assert_eq!(l.tokens_available(0), 10);
+        // It never raises it.
+        l.pace(0, Duration::from_millis(1), Duration::from_secs(1), 1000);
+        assert_eq!(l.tokens_available(0), 10);
     }
 
     #[test]

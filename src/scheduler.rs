@@ -26,6 +26,7 @@ use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
+use crate::quota::{server_quota, Quota};
 use crate::redirect::{describes_body, is_sensitive, next_hop, Hop};
 use crate::request::Request;
 use crate::retry_budget::RetryBudget;
@@ -594,6 +595,13 @@ impl Shared {
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
+            if let Some(quota) = server_quota(&header, wall) {
+                // Spread what the server has left until its reset, within the cap.
+                let reset = quota.reset.min(self.config.max_server_pause);
+                if let Some(interval) = (Quota { reset, ..quota }).interval() {
+                    core.limiter.pace(now, interval, reset, quota.remaining);
+                }
+            }
             if let Some((asked, source)) = server_pause_source(response.status, &header, wall) {
                 let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
