@@ -14,7 +14,7 @@ RLC_LIBRARY_PATH, then the system loader's path.
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
-from .config import Breaker, Config, RateLimit, Retry
+from .config import Breaker, Config, RateLimit, Redirects, Retry
 from .errors import (
     RESULT_NAMES,
     BodyTooLargeError,
@@ -60,6 +60,7 @@ __all__ = [
     "RateLimitedAPIClient",
     "ReadError",
     "RedirectError",
+    "Redirects",
     "RequestCancelledError",
     "Response",
     "Retry",
