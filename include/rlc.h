@@ -96,6 +96,12 @@ typedef enum rlc_metric {
    Retries the retry budget refused (`rlc_config_set_retry_budget`).
    */
   RLC_METRIC_RETRIES_REFUSED_BY_BUDGET = 3,
+  /*
+   The primary rate limit in force, in requests per its window (0 without one):
+   where adaptive limiting (`rlc_config_set_adaptive`) or
+   `rlc_client_set_rate_limit` has put it.
+   */
+  RLC_METRIC_RATE_LIMIT = 4,
 } rlc_metric;
 
 /*
@@ -634,6 +640,17 @@ enum rlc_result rlc_config_set_retry_budget(struct rlc_config *cfg,
 enum rlc_result rlc_config_set_retry_on_status(struct rlc_config *cfg,
                                                const uint16_t *codes,
                                                size_t n);
+
+/*
+ Turns adaptive limiting on (`on` true) or off (the default): a throttle (a 429,
+ or a 503 with Retry-After, without quota headers to pace from) cuts the primary
+ rate limit to three quarters, and every quiet second climbs a twentieth of the
+ configured rate back toward it, so that rlc finds a limit the server does not
+ publish. The rate limit set with `rlc_config_set_rate_limit` is the ceiling:
+ `rlc_client_new` refuses adaptive limiting without one. RLC_METRIC_RATE_LIMIT and
+ RLC_EVENT_LIMIT show the rate in force. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_adaptive(struct rlc_config *cfg, bool on);
 
 /*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes

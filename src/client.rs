@@ -43,6 +43,11 @@ impl Client {
     /// [`Client::new`] with the way threads are started given, so that tests can make
     /// a start fail.
     fn start(config: Config, spawn: &mut Spawner<'_>) -> Result<Client> {
+        if config.adaptive && config.rate_limits.is_empty() {
+            return Err(Error::invalid(
+                "adaptive limiting needs a rate limit: the rate to start from and climb back to",
+            ));
+        }
         let (dispatch_tx, dispatch_rx) = unbounded();
         let shared = Arc::new(Shared {
             agent: build_agent(&config),

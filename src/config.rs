@@ -104,6 +104,8 @@ pub struct Config {
     pub(crate) retry_budget: (u32, u32),
     /// The HTTP statuses that are retried.
     pub(crate) retry_statuses: Vec<u16>,
+    /// Whether the primary rate limit adapts to throttles (AIMD).
+    pub(crate) adaptive: bool,
 }
 
 impl Default for Config {
@@ -126,6 +128,7 @@ impl Default for Config {
             on_event: None,
             retry_budget: (20, 10),
             retry_statuses: vec![429, 502, 503, 504],
+            adaptive: false,
         }
     }
 }
@@ -364,5 +367,15 @@ impl Config {
         }
         self.retry_statuses = statuses.to_vec();
         Ok(self)
+    }
+
+    /// Finds a limit the server does not publish: a throttle (429, or 503 with
+    /// `Retry-After`, without quota headers to pace from) cuts the primary rate limit
+    /// to three quarters, and every quiet second climbs a twentieth of the configured
+    /// rate back toward it (see [`crate::adaptive`]). Needs a rate limit, which is
+    /// the ceiling. Off by default.
+    pub fn adaptive(&mut self, on: bool) -> &mut Self {
+        self.adaptive = on;
+        self
     }
 }

@@ -29,6 +29,7 @@
 //! # Ok::<(), rlc::Error>(())
 //! ```
 
+pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 mod client;

@@ -337,6 +337,11 @@ impl Limiter {
         self.rules.iter().map(|rule| rule.tokens(now)).min().unwrap_or(u64::MAX)
     }
 
+    /// The primary rule's requests per window, if there is one.
+    pub fn primary_max(&self) -> Option<u32> {
+        self.rules.first().map(|r| u32::try_from(r.max).unwrap_or(u32::MAX))
+    }
+
     /// True when there is no rule.
     pub fn is_unlimited(&self) -> bool {
         self.rules.is_empty()

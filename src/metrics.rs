@@ -80,6 +80,9 @@ pub struct MetricsSnapshot {
     pub worker_panics: u64,
     /// Retries the retry budget refused (the request completed with its last answer).
     pub retries_refused_by_budget: u64,
+    /// The primary rate limit in force, in requests per its window (0 without one):
+    /// the configured one, or where adaptive limiting or a live change has put it.
+    pub rate_limit: u32,
 }
 
 /// Gauges read from the scheduler's state at snapshot time.
@@ -90,6 +93,7 @@ pub(crate) struct Gauges {
     pub breaker_transitions: u64,
     pub paused_ms: u64,
     pub tokens_available: u64,
+    pub rate_limit: u32,
 }
 
 struct Percentiles(Histogram<u64>);
@@ -252,6 +256,7 @@ impl Metrics {
             redirects: self.redirects.load(Relaxed),
             worker_panics: self.worker_panics.load(Relaxed),
             retries_refused_by_budget: self.retries_refused_by_budget.load(Relaxed),
+            rate_limit: g.rate_limit,
         }
     }
 }
@@ -327,6 +332,12 @@ impl MetricsSnapshot {
             &[("", self.breaker_transitions)],
         );
         metric("queue_depth", "gauge", "Requests waiting.", &[("", self.queue_depth)]);
+        metric(
+            "rate_limit",
+            "gauge",
+            "The primary rate limit in force, in requests per its window (adaptive or changed live).",
+            &[("", u64::from(self.rate_limit))],
+        );
         metric("in_flight", "gauge", "Requests on the network.", &[("", self.in_flight)]);
         metric(
             "breaker_state",

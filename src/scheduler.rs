@@ -14,6 +14,7 @@ use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use ureq::http::Uri;
 
+use crate::adaptive::AdaptiveRate;
 use crate::backoff::{parse_retry_after, retry_delay, server_pause_source};
 use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::client::Callback;
@@ -100,6 +101,10 @@ pub(crate) struct Core {
     limiter: Limiter,
     breaker: CircuitBreaker,
     retry_budget: RetryBudget,
+    /// The primary limit's adaptive rate, when the config asks for one.
+    adaptive: Option<AdaptiveRate>,
+    /// The primary limit as configured or last changed live: the adaptive ceiling.
+    primary: Option<crate::config::RateLimit>,
     /// Requests waiting, ready or for a retry (the queue-size bound counts these).
     queued: usize,
     in_flight: usize,
@@ -139,6 +144,12 @@ impl Core {
             limiter: Limiter::new(&config.rate_limits),
             breaker: CircuitBreaker::new(config.breaker),
             retry_budget: RetryBudget::new(config.retry_budget.0, config.retry_budget.1),
+            adaptive: config
+                .rate_limits
+                .first()
+                .filter(|_| config.adaptive)
+                .map(|limit| AdaptiveRate::new(limit.max_requests, 0)),
+            primary: config.rate_limits.first().copied(),
             queued: 0,
             in_flight: 0,
             paused_until: 0,
@@ -399,6 +410,7 @@ impl Shared {
             breaker_transitions: core.breaker.transitions(),
             paused_ms: core.paused_until.saturating_sub(now) / 1_000_000,
             tokens_available: core.limiter.tokens_available(now),
+            rate_limit: core.limiter.primary_max().unwrap_or(0),
         };
         drop(core);
         self.metrics.snapshot(gauges)
@@ -544,6 +556,22 @@ impl Shared {
         }
     }
 
+    /// Feeds an answer to the adaptive rate, if there is one, and applies its change.
+    fn adapt(&self, core: &mut Core, now: Nanos, throttled: bool) {
+        let Some(adaptive) = core.adaptive.as_mut() else { return };
+        let changed = if throttled { adaptive.on_throttle(now) } else { adaptive.on_answer(now) };
+        let (Some(max_requests), Some(first)) = (changed, core.primary.as_ref()) else {
+            return;
+        };
+        let limit = crate::config::RateLimit {
+            max_requests,
+            burst: first.burst.min(max_requests),
+            ..*first
+        };
+        core.limiter.set_primary(&limit, now);
+        self.emit(|| Event::LimitChanged { max_requests, window: first.window });
+    }
+
     /// Replaces the primary rate limit of the running client at once, keeping the
     /// tokens it held (up to the new burst) and its strictness.
     pub fn set_rate_limit(&self, max_requests: u32, window: Duration) -> Result<(), Error> {
@@ -552,6 +580,11 @@ impl Shared {
         let now = self.clock.now();
         let mut core = self.lock();
         core.limiter.set_primary(&limit, now);
+        core.primary = Some(limit);
+        if core.adaptive.is_some() {
+            // The new limit is the new ceiling, and adapting starts over from it.
+            core.adaptive = Some(AdaptiveRate::new(max_requests, now));
+        }
         self.emit(|| Event::LimitChanged { max_requests, window });
         drop(core);
         // The head may go sooner (or later) than the scheduler's timer says.
@@ -595,13 +628,17 @@ impl Shared {
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
-            if let Some(quota) = server_quota(&header, wall) {
+            let quota = server_quota(&header, wall);
+            if let Some(quota) = quota {
                 // Spread what the server has left until its reset, within the cap.
                 let reset = quota.reset.min(self.config.max_server_pause);
                 if let Some(interval) = (Quota { reset, ..quota }).interval() {
                     core.limiter.pace(now, interval, reset, quota.remaining);
                 }
             }
+            let throttled = response.status == 429
+                || response.status == 503 && response.header("retry-after").is_some();
+            self.adapt(&mut core, now, throttled && quota.is_none());
             if let Some((asked, source)) = server_pause_source(response.status, &header, wall) {
                 let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));

@@ -102,3 +102,38 @@ fn a_live_limit_change_takes_effect_at_once_and_is_announced() {
         [Event::LimitChanged { max_requests: 100, window: Duration::from_secs(1) }]
     );
 }
+
+/// Sends `n` requests to `path` as fast as the client lets them go, and counts the
+/// 429s among the answers.
+fn drive(client: &Client, path: &str, n: usize) -> usize {
+    let done = Completions::new();
+    for _ in 0..n {
+        done.submit(client, get(path), 0);
+    }
+    done.take(n).values().filter(|r| r.as_ref().is_ok_and(|r| r.status() == 429)).count()
+}
+
+#[test]
+fn adaptive_limiting_finds_a_limit_nobody_published() {
+    let server = mock();
+    let mut cfg = config(&server.url());
+    // 40/s configured; the server takes 20 per rolling second and says nothing.
+    cfg.rate_limit(40, Duration::from_secs(1)).unwrap().burst(1).unwrap();
+    cfg.retry(RetryPolicy { max_retries: 0, ..RetryPolicy::default() }).unwrap().adaptive(true);
+    let client = Client::new(cfg).unwrap();
+    let throttled = drive(&client, "/hidden-limit/20", 120);
+    let m = client.metrics();
+    assert!(m.rate_limit < 40, "the rate came down from 40: {}", m.rate_limit);
+    assert!(m.rate_limit >= 10, "but not to nothing: {}", m.rate_limit);
+    // A fixed 40/s client would see about half its requests refused.
+    assert!(throttled <= 30, "{throttled} of 120 throttled");
+    assert!(
+        rlc::Client::new({
+            let mut c = config(&server.url());
+            c.adaptive(true);
+            c
+        })
+        .is_err(),
+        "adaptive needs a rate limit to start from"
+    );
+}
