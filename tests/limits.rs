@@ -137,3 +137,15 @@ fn adaptive_limiting_finds_a_limit_nobody_published() {
         "adaptive needs a rate limit to start from"
     );
 }
+
+#[test]
+fn a_server_that_publishes_its_quota_is_paced_without_a_local_limit() {
+    let server = MockApi::start(MockOptions { rate_limit: Some((20, Duration::from_secs(1))), ..MockOptions::default() });
+    let mut cfg = config(&server.url());
+    cfg.retry(RetryPolicy { max_retries: 0, ..RetryPolicy::default() }).unwrap();
+    let client = Client::new(cfg).unwrap();
+    let throttled = drive(&client, "/ok", 60);
+    // Without pacing: 20 at once, then a wall of 429s for the rest of each second.
+    assert!(throttled <= 1, "{throttled} of 60 throttled");
+    assert_eq!(server.stats().received, 60);
+}
