@@ -20,6 +20,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const koffi = require('koffi');
+const { platformKey } = require('./platform.js');
 
 // ---------------------------------------------------------------------------------
 // Errors
@@ -78,20 +79,6 @@ function abortError(signal) {
 
 // ---------------------------------------------------------------------------------
 // Loading librlc
-
-/**
- * The platform key of the running process, as the folders under prebuilds/ are
- * named: `${platform}-${arch}`, plus the C library on Linux (a librlc.so built
- * against glibc does not load on musl, and the other way round).
- */
-function platformKey() {
-  let key = `${process.platform}-${process.arch}`;
-  if (process.platform === 'linux') {
-    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null;
-    key += report && report.header && report.header.glibcVersionRuntime ? '-gnu' : '-musl';
-  }
-  return key;
-}
 
 const PREBUILDS = path.join(__dirname, 'prebuilds');
 
