@@ -24,9 +24,11 @@ lib:
 	@# cargo names the file librlc.so; programs linked against it ask for its soname.
 	ln -sf librlc.so $(LIB_DIR)/librlc.so.$(SOMAJOR)
 
-## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h, rlc.hpp and
-## rlc.pc under PREFIX, so that `cc app.c $$(pkg-config --cflags --libs rlc)` works
-## (with PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig for a PREFIX pkg-config doesn't know).
+## Installs librlc.so.$(SOMAJOR) (with the librlc.so symlink), librlc.a, rlc.h, rlc.hpp,
+## rlc.pc and a CMake package (lib/cmake/rlc) under PREFIX, so that
+## `cc app.c $$(pkg-config --cflags --libs rlc)` works (with
+## PKG_CONFIG_PATH=$(PREFIX)/lib/pkgconfig for a PREFIX pkg-config doesn't know), and so
+## does find_package(rlc) with target rlc::rlc (CMAKE_PREFIX_PATH=$(PREFIX) likewise).
 install: lib
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR)
 	install -m 755 $(LIB_DIR)/librlc.so $(DESTDIR)$(LIBDIR)/librlc.so.$(VERSION)
@@ -39,12 +41,22 @@ install: lib
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
 	    rlc.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
+	install -d $(DESTDIR)$(LIBDIR)/cmake/rlc
+	for f in rlcConfig rlcConfigVersion; do \
+	  sed -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	      -e 's|@VERSION@|$(VERSION)|g' -e 's|@SOMAJOR@|$(SOMAJOR)|g' \
+	      cmake/$$f.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/rlc/$$f.cmake && \
+	  chmod 644 $(DESTDIR)$(LIBDIR)/cmake/rlc/$$f.cmake || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/librlc.so $(DESTDIR)$(LIBDIR)/librlc.so.$(SOMAJOR) \
 	      $(DESTDIR)$(LIBDIR)/librlc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/librlc.a \
 	      $(DESTDIR)$(INCLUDEDIR)/rlc.h $(DESTDIR)$(INCLUDEDIR)/rlc.hpp \
-	      $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc
+	      $(DESTDIR)$(LIBDIR)/pkgconfig/rlc.pc \
+	      $(DESTDIR)$(LIBDIR)/cmake/rlc/rlcConfig.cmake \
+	      $(DESTDIR)$(LIBDIR)/cmake/rlc/rlcConfigVersion.cmake
+	-rmdir $(DESTDIR)$(LIBDIR)/cmake/rlc 2>/dev/null
 
 ## Regenerates include/rlc.h from src/ffi with cbindgen (the header test checks it),
 ## and the Go module's copy of it (a Go test checks that).

@@ -173,6 +173,6 @@ export class Client {
 
 /** The version of the loaded librlc. */
 export function version(): string;
-/** Where librlc.so is loaded from (RLC_LIBRARY_PATH, next to the package, ../../target/release), or null. */
+/** Where librlc.so is loaded from (RLC_LIBRARY_PATH; in a checkout of rlc, ../../target/release; prebuilds/<platform>/; next to index.js), or null. */
 export function libraryPath(): string | null;
 export const RESULT_NAMES: readonly string[];
