@@ -70,10 +70,24 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Header == nil {
 		r.Header = make(http.Header)
 	}
-	if req.URL.Host == "" {
-		r.Path = req.URL.RequestURI()
+	u := req.URL
+	if u.User != nil {
+		// As net/http's Transport does: credentials in the URL become Basic auth
+		// (unless the request has its own Authorization) and leave the URL.
+		if r.Header.Get("Authorization") == "" {
+			password, _ := u.User.Password()
+			basic := &http.Request{Header: make(http.Header)}
+			basic.SetBasicAuth(u.User.Username(), password)
+			r.Header.Set("Authorization", basic.Header.Get("Authorization"))
+		}
+		stripped := *u
+		stripped.User = nil
+		u = &stripped
+	}
+	if u.Host == "" {
+		r.Path = u.RequestURI()
 	} else {
-		r.Path = req.URL.String()
+		r.Path = u.String()
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		left := time.Until(dl)

@@ -84,6 +84,16 @@ func TestTransportResponseIsWhatNetHTTPReturns(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// Credentials in the URL become Basic auth, as with net/http's Transport.
+	resp, err = hc.Get(strings.Replace(s.URL, "http://", "http://ada:s3cret@", 1) + "/echo")
+	if err != nil {
+		t.Fatalf("GET with userinfo: %v", err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Echo-Authorization"); got != "Basic YWRhOnMzY3JldA==" {
+		t.Fatalf("Authorization = %q, want Basic auth of ada:s3cret", got)
+	}
+
 	// Method, headers and body go through; a relative URL is joined to BaseURL
 	// when RoundTrip is called directly.
 	req, _ = http.NewRequest("PUT", "/echo", strings.NewReader("payload"))
