@@ -83,15 +83,18 @@ test-cpp:
 
 ## Go binding: vet, the tests under the race detector, the test that copies a body
 ## over 2 GiB (without -race, whose shadow memory would be several times that), and
-## the example's build. The build tag rlc_inrepo links $(LIB_DIR)/librlc.so with an
-## rpath; without it the package uses pkg-config, as from the module cache (a test
-## builds a program that way against `make install PREFIX=<tmp>`). The
-## librlc.so.$(SOMAJOR) link is the soname, to run.
+## the example's build. The build tag rlc_inrepo links the repository's
+## target/release/librlc.so with an rpath (CGO_LDFLAGS adds $(LIB_DIR), for a
+## CARGO_TARGET_DIR elsewhere); without the tag the package uses pkg-config, as from
+## the module cache (a test builds a program that way against `make install
+## PREFIX=<tmp>`). The librlc.so.$(SOMAJOR) link is the soname, to run.
 GO_TAGS := -tags rlc_inrepo
+GO_ENV  := export CGO_LDFLAGS="-L$(LIB_DIR) -Wl,-rpath,$(LIB_DIR)"
 test-go: lib
-	cd bindings/go && go vet $(GO_TAGS) ./... && go test $(GO_TAGS) -race -count=1 ./... && \
+	cd bindings/go && $(GO_ENV) && go vet $(GO_TAGS) ./... && \
+	  go test $(GO_TAGS) -race -count=1 ./... && \
 	  go test $(GO_TAGS) -count=1 -run 'TestCopyCBytesOver2GiB' ./...
-	cd examples/go && go vet $(GO_TAGS) ./... && go build $(GO_TAGS) -o /dev/null .
+	cd examples/go && $(GO_ENV) && go vet $(GO_TAGS) ./... && go build $(GO_TAGS) -o /dev/null .
 
 ## Node binding: builds the lib, installs koffi from the lock file, runs node --test.
 test-node: lib

@@ -12,7 +12,9 @@ mod native;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use native::{have, library_dir, link_args, root, run_program, scratch_dir};
+use native::{
+    have, library_dir, link_args, root, run_program, scratch_dir, without_cargo_test_env,
+};
 
 const SUITE: &str = "cpp_abi";
 
@@ -121,20 +123,10 @@ fn cmake_find_package_after_make_install() {
     let build = scratch.join("build");
     std::fs::create_dir_all(&source).unwrap();
 
-    // make install runs `cargo build --release --lib`. Without the variables cargo
-    // set for this test (CARGO_MANIFEST_DIR, CARGO_PKG_*, OUT_DIR, ...), which build
-    // scripts such as ring's watch with rerun-if-env-changed: with them, the release
-    // build would be redone here and again by the next plain `make lib`.
+    // make install runs `cargo build --release --lib`: without this test's cargo
+    // variables, or it would redo the release build (see without_cargo_test_env).
     let mut make = Command::new("make");
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        let from_cargo =
-            (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR")
-                || ["OUT_DIR", "LD_LIBRARY_PATH", "RUST_RECURSION_COUNT"].contains(&name.as_ref());
-        if from_cargo {
-            make.env_remove(name.as_ref());
-        }
-    }
+    without_cargo_test_env(&mut make);
     let output = make
         .arg("-C")
         .arg(root())
