@@ -154,6 +154,18 @@ impl CircuitBreaker {
         changed
     }
 
+    /// Gives back the probe slot of a probe that never reached the network (its
+    /// deadline passed before it was sent, or it failed inside rlc): it says nothing
+    /// about the server, so the breaker neither closes nor re-opens its timer; the next
+    /// request that may go becomes the probe. No effect unless HALF_OPEN.
+    pub fn release_probe(&mut self) {
+        if self.phase == Phase::HalfOpen {
+            // OPEN since the clock's origin: recovery is due, so `admit` probes again.
+            self.phase = Phase::Open { since: 0 };
+            self.transitions += 1;
+        }
+    }
+
     /// How many state transitions happened so far (OPEN -> HALF_OPEN included, counted
     /// when `admit` lets the probe go).
     pub fn transitions(&self) -> u64 {
@@ -389,6 +401,24 @@ mod tests {
         b.record(opened, false, true);
         assert_eq!(b.state(u64::MAX), BreakerState::Open);
         assert_eq!(b.admit(u64::MAX), Admission::Reject);
+    }
+
+    #[test]
+    fn a_released_probe_lets_the_next_request_probe_and_closes_nothing() {
+        let mut b = breaker(1, 10);
+        fail(&mut b, 0, 1);
+        let later = nanos(Duration::from_secs(10));
+        assert_eq!(b.admit(later), Admission::Allow { probe: true });
+        assert_eq!(b.peek(later), Admission::Wait);
+        b.release_probe();
+        assert_eq!(b.state(later), BreakerState::HalfOpen);
+        assert_eq!(b.admit(later + 1), Admission::Allow { probe: true });
+        b.record(later + 2, true, false);
+        assert_eq!(b.state(later + 2), BreakerState::Closed);
+        // Outside HALF_OPEN it changes nothing.
+        let before = b.transitions();
+        b.release_probe();
+        assert_eq!((b.state(later + 3), b.transitions()), (BreakerState::Closed, before));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 
+use ureq::http::Uri;
+
 use crossbeam_channel::unbounded;
 use parking_lot::{Condvar, Mutex};
 
@@ -12,8 +14,9 @@ use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::request::Request;
+use crate::request::MAX_TARGET_BYTES;
 use crate::response::Response;
-use crate::scheduler::{Core, Shared};
+use crate::scheduler::{Core, Shared, WorkerMsg};
 use crate::worker::{build_agent, run_worker};
 
 /// Identifies an accepted request; unique within a client, never 0.
@@ -31,8 +34,15 @@ pub struct Client {
 
 impl Client {
     /// Starts a client: one scheduler thread, `workers` worker threads and one
-    /// completion thread.
+    /// completion thread. When a thread cannot be started, the ones already running
+    /// are stopped and joined before the error returns: nothing is left behind.
     pub fn new(config: Config) -> Result<Client> {
+        Client::start(config, &mut |name, body| thread::Builder::new().name(name).spawn(body))
+    }
+
+    /// [`Client::new`] with the way threads are started given, so that tests can make
+    /// a start fail.
+    fn start(config: Config, spawn: &mut Spawner<'_>) -> Result<Client> {
         let (dispatch_tx, dispatch_rx) = unbounded();
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
@@ -44,23 +54,47 @@ impl Client {
             completions: CompletionQueue::default(),
             dispatch: dispatch_tx,
             completion_thread: OnceLock::new(),
+            freed_in_callback: Mutex::new(None),
         });
-        let spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
-            thread::Builder::new().name(name).spawn(f).map_err(|e| {
-                Error::new(ErrorKind::InvalidState, format!("could not start a thread: {e}"))
-            })
-        };
         let mut threads = Vec::new();
         let s = shared.clone();
-        let completion = spawn("rlc-completion".into(), Box::new(move || s.completions.run()))?;
+        let completion = spawn("rlc-completion".into(), Box::new(move || s.run_completions()));
+        let completion = completion.map_err(|e| thread_failed(&e))?;
         let _ = shared.completion_thread.set(completion.thread().id());
         threads.push(completion);
+        let mut workers = 0;
+        let mut started = Ok(());
         for i in 0..shared.config.workers {
             let (s, rx) = (shared.clone(), dispatch_rx.clone());
-            threads.push(spawn(format!("rlc-worker-{i}"), Box::new(move || run_worker(s, rx)))?);
+            match spawn(format!("rlc-worker-{i}"), Box::new(move || run_worker(s, rx))) {
+                Ok(handle) => {
+                    threads.push(handle);
+                    workers += 1;
+                }
+                Err(e) => {
+                    started = Err(e);
+                    break;
+                }
+            }
         }
-        let s = shared.clone();
-        threads.push(spawn("rlc-scheduler".into(), Box::new(move || s.run_scheduler()))?);
+        if started.is_ok() {
+            let s = shared.clone();
+            match spawn("rlc-scheduler".into(), Box::new(move || s.run_scheduler())) {
+                Ok(handle) => threads.push(handle),
+                Err(e) => started = Err(e),
+            }
+        }
+        if let Err(e) = started {
+            // No scheduler runs: stop what did start ourselves, then join it.
+            for _ in 0..workers {
+                let _ = shared.dispatch.send(WorkerMsg::Stop);
+            }
+            shared.completions.stop();
+            for handle in threads {
+                let _ = handle.join();
+            }
+            return Err(thread_failed(&e));
+        }
         Ok(Client { shared, threads: Mutex::new(threads) })
     }
 
@@ -84,11 +118,31 @@ impl Client {
         priority: i32,
         callback: Callback,
     ) -> std::result::Result<RequestId, (Error, Callback)> {
-        if request.target.starts_with('/') && self.shared.config.base_url.is_none() {
-            let err = Error::invalid("a relative path needs a base URL in the config");
-            return Err((err, callback));
+        match self.resolve(&request) {
+            Ok(uri) => self.shared.enqueue(request, uri, priority, callback),
+            Err(e) => Err((e, callback)),
         }
-        self.shared.enqueue(request, priority, callback)
+    }
+
+    /// The request's full URL, joined to the base URL and parsed once, here, so that
+    /// a target the HTTP layer would refuse is refused at submit: it never takes a
+    /// token, nor becomes a breaker's probe.
+    fn resolve(&self, request: &Request) -> Result<Uri> {
+        let target = request.target.as_str();
+        let joined;
+        let url = if target.starts_with('/') {
+            let Some(base) = &self.shared.config.base_url else {
+                return Err(Error::invalid("a relative path needs a base URL in the config"));
+            };
+            joined = format!("{base}{target}");
+            joined.as_str()
+        } else {
+            target
+        };
+        if url.len() > MAX_TARGET_BYTES {
+            return Err(Error::invalid("the URL is longer than 64 KiB"));
+        }
+        url.parse::<Uri>().map_err(|e| Error::invalid(format!("the URL is malformed: {e}")))
     }
 
     fn submit_boxed(
@@ -127,6 +181,18 @@ impl Client {
         self.shared.metrics()
     }
 
+    /// Closes the client and drops it. Inside one of its own callbacks it cannot wait,
+    /// and the callbacks still queued may use it (a submit from them must get
+    /// `Shutdown`, not a freed client): it is then kept alive until the completion
+    /// thread has run the last callback, and dropped there.
+    pub fn free(self: Box<Self>) {
+        self.shared.begin_shutdown();
+        if self.shared.is_completion_thread() {
+            let shared = self.shared.clone();
+            *shared.freed_in_callback.lock() = Some(self);
+        }
+    }
+
     /// Stops intake, completes queued requests as shut down, waits for those in
     /// flight, delivers every callback and joins every thread. Idempotent. Inside a
     /// callback it does all but the waiting: the threads finish on their own.
@@ -150,5 +216,121 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Starts a named thread; `Client::start` takes one so that tests can make it fail.
+type Spawner<'a> =
+    dyn FnMut(String, Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> + 'a;
+
+fn thread_failed(e: &std::io::Error) -> Error {
+    Error::new(ErrorKind::InvalidState, format!("could not start a thread: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use mock_api::{MockApi, MockOptions};
+
+    use super::*;
+    use crate::worker::TEST_PANIC_MARKER;
+    use crate::{BreakerConfig, BreakerState, RetryPolicy};
+
+    fn config(url: &str, workers: u32) -> Config {
+        let mut c = Config::new();
+        c.base_url(url).unwrap().workers(workers).unwrap();
+        c.retry(RetryPolicy { max_retries: 0, ..RetryPolicy::default() }).unwrap();
+        c
+    }
+
+    #[test]
+    fn a_thread_that_cannot_start_leaves_no_thread_behind() {
+        let workers = 3;
+        // Fail each start in turn: the completion thread, each worker, the scheduler.
+        for failing in 0..workers as usize + 2 {
+            let live = Arc::new(AtomicUsize::new(0));
+            let mut started = 0;
+            let mut spawn = |name: String, body: Box<dyn FnOnce() + Send>| {
+                if started == failing {
+                    return Err(std::io::Error::other("no more threads (injected)"));
+                }
+                started += 1;
+                let live = live.clone();
+                live.fetch_add(1, Ordering::SeqCst);
+                thread::Builder::new().name(name).spawn(move || {
+                    body();
+                    live.fetch_sub(1, Ordering::SeqCst);
+                })
+            };
+            let mut cfg = Config::new();
+            cfg.workers(workers).unwrap();
+            let err = Client::start(cfg, &mut spawn).err().expect("the start fails");
+            assert_eq!(err.kind(), ErrorKind::InvalidState);
+            assert!(err.message().contains("injected"), "{}", err.message());
+            // Joined before the error came back: none of them may still run.
+            assert_eq!(live.load(Ordering::SeqCst), 0, "failing start #{failing}");
+        }
+    }
+
+    #[test]
+    fn a_panic_in_an_attempt_completes_that_request_and_the_worker_lives_on() {
+        let server = MockApi::start(MockOptions::default());
+        let client = Client::new(config(&server.url(), 1)).unwrap();
+        // More panics than workers: with a dying worker the later ones never complete.
+        for _ in 0..3 {
+            let err = client.send(Request::new("GET", TEST_PANIC_MARKER).unwrap(), 0).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Panic);
+            assert!(err.message().contains("injected by a test"), "{}", err.message());
+        }
+        assert_eq!(client.send(Request::new("GET", "/ok").unwrap(), 0).unwrap().status(), 200);
+        let m = client.metrics();
+        assert_eq!((m.worker_panics, m.in_flight, m.other_errors), (3, 0, 3));
+        assert_eq!(server.stats().received, 1, "a panicked attempt sends nothing");
+        client.close();
+    }
+
+    #[test]
+    fn a_probe_that_panics_gives_the_breaker_its_probe_back() {
+        let server = MockApi::start(MockOptions::default());
+        let mut cfg = config(&server.url(), 2);
+        let recovery = Duration::from_millis(50);
+        cfg.circuit_breaker(BreakerConfig { failure_threshold: 1, recovery_timeout: recovery })
+            .unwrap();
+        let client = Client::new(cfg).unwrap();
+        assert_eq!(
+            client.send(Request::new("GET", "/status/500").unwrap(), 0).unwrap().status(),
+            500
+        );
+        assert_eq!(client.metrics().breaker_state, BreakerState::Open);
+        thread::sleep(recovery * 2);
+        let err = client.send(Request::new("GET", TEST_PANIC_MARKER).unwrap(), 0).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Panic);
+        // Not stuck half-open with a probe that will never report: the next request
+        // probes, and its success closes the breaker.
+        assert_eq!(client.send(Request::new("GET", "/ok").unwrap(), 0).unwrap().status(), 200);
+        assert_eq!(client.metrics().breaker_state, BreakerState::Closed);
+    }
+
+    #[test]
+    fn finished_requests_leave_no_deadline_behind() {
+        let server = MockApi::start(MockOptions::default());
+        let client = Client::new(config(&server.url(), 4)).unwrap();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        for _ in 0..1000 {
+            let mut req = Request::new("GET", "/ok").unwrap();
+            req.deadline(Duration::from_secs(3600)).unwrap();
+            let tx = tx.clone();
+            client.submit(req, 0, move |_, r| tx.send(r.map(|r| r.status())).unwrap()).unwrap();
+        }
+        for _ in 0..1000 {
+            assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap().unwrap(), 200);
+        }
+        // One more submit prunes; what is held is bounded, not one per request served.
+        let mut req = Request::new("GET", "/ok").unwrap();
+        req.deadline(Duration::from_secs(3600)).unwrap();
+        assert_eq!(client.send(req, 0).unwrap().status(), 200);
+        assert!(client.shared.deadlines_held() <= 64, "{}", client.shared.deadlines_held());
     }
 }

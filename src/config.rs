@@ -8,6 +8,7 @@ use std::time::Duration;
 use ureq::tls::{Certificate, PemItem};
 
 use crate::error::{Error, Result};
+use crate::redirect::RedirectPolicy;
 use crate::request::{validate_header_name, validate_header_value};
 
 /// One rate rule: at most `max_requests` per `window`.
@@ -90,6 +91,12 @@ pub struct Config {
     pub(crate) user_agent: String,
     /// Trusted roots replacing the built-in Mozilla set, when given.
     pub(crate) ca_roots: Option<Arc<Vec<Certificate<'static>>>>,
+    pub(crate) redirects: RedirectPolicy,
+    /// Headers (lower-case) that a redirect to another origin drops, beside
+    /// `Authorization`, `Cookie` and `Proxy-Authorization`.
+    pub(crate) sensitive_headers: Vec<String>,
+    /// The longest pause or retry delay a server's headers may impose.
+    pub(crate) max_server_pause: Duration,
 }
 
 impl Default for Config {
@@ -106,6 +113,9 @@ impl Default for Config {
             max_response_bytes: 16 * 1024 * 1024,
             user_agent: concat!("rlc/", env!("CARGO_PKG_VERSION")).to_string(),
             ca_roots: None,
+            redirects: RedirectPolicy::default(),
+            sensitive_headers: Vec::new(),
+            max_server_pause: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -113,7 +123,8 @@ impl Default for Config {
 impl Config {
     /// The defaults: no rate limit, 4 workers, a queue of 10,000, 3 retries from
     /// 100 ms up to 30 s, a breaker after 5 consecutive failures with 30 s recovery,
-    /// 30 s per attempt, 16 MiB response cap.
+    /// 30 s per attempt, 16 MiB response cap, up to 10 redirects (never https to
+    /// http), server-requested pauses cut to 5 minutes.
     pub fn new() -> Self {
         Self::default()
     }
@@ -269,5 +280,45 @@ impl Config {
         let pem = std::fs::read(path)
             .map_err(|e| Error::invalid(format!("CA bundle {}: {e}", path.display())))?;
         self.ca_bundle_pem(&pem)
+    }
+
+    /// How many redirects (301, 302, 303, 307, 308 with a `Location`) a request
+    /// follows; each hop takes a token like any send. 0 hands every 3xx to the caller.
+    /// More hops than this, or a loop, complete with [`crate::ErrorKind::Redirect`].
+    pub fn max_redirects(&mut self, max: u32) -> &mut Self {
+        self.redirects.max_redirects = max;
+        self
+    }
+
+    /// Whether a redirect from an `https` URL to an `http` one is followed (by
+    /// default it is refused with [`crate::ErrorKind::Redirect`]: it would send the
+    /// request in clear text).
+    pub fn redirect_to_http(&mut self, allow: bool) -> &mut Self {
+        self.redirects.allow_https_to_http = allow;
+        self
+    }
+
+    /// Marks a header as a credential: a redirect to another origin drops it (as it
+    /// always drops `Authorization`, `Cookie` and `Proxy-Authorization`), whether a
+    /// request set it or it is a default header.
+    pub fn sensitive_header(&mut self, name: &str) -> Result<&mut Self> {
+        validate_header_name(name)?;
+        let name = name.to_ascii_lowercase();
+        if !self.sensitive_headers.contains(&name) {
+            self.sensitive_headers.push(name);
+        }
+        Ok(self)
+    }
+
+    /// The longest pause a server may impose through `Retry-After` or its rate-limit
+    /// headers, for the whole client or for a retry; a longer one is cut to this, and
+    /// the metrics count the cut. A hostile or broken server can then hold the client
+    /// back for at most this long.
+    pub fn max_server_pause(&mut self, max: Duration) -> Result<&mut Self> {
+        if max.is_zero() {
+            return Err(Error::invalid("max server pause must be above zero"));
+        }
+        self.max_server_pause = max;
+        Ok(self)
     }
 }

@@ -32,6 +32,9 @@ pub enum ErrorKind {
     InvalidState,
     /// A bug: a panic caught at the boundary.
     Panic,
+    /// A redirect was refused: a loop, too many hops, https to http, or an
+    /// unreadable `Location`. Never retried, not a breaker failure.
+    Redirect,
 }
 
 impl ErrorKind {
@@ -51,6 +54,7 @@ impl ErrorKind {
             ErrorKind::UnknownRequest => "RLC_E_UNKNOWN_REQUEST",
             ErrorKind::InvalidState => "RLC_E_INVALID_STATE",
             ErrorKind::Panic => "RLC_E_PANIC",
+            ErrorKind::Redirect => "RLC_E_REDIRECT",
         }
     }
 }
@@ -106,3 +110,12 @@ impl std::error::Error for Error {}
 
 /// The result type of the Rust API.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The text of a caught panic's payload, for a message that says what broke.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}

@@ -41,6 +41,7 @@ pub mod limiter;
 pub mod metrics;
 mod outcome;
 mod queue;
+mod redirect;
 mod request;
 mod resolver;
 mod response;

@@ -72,6 +72,12 @@ pub struct MetricsSnapshot {
     pub attempt_p90_us: u64,
     /// See `attempt_p50_us`.
     pub attempt_p99_us: u64,
+    /// Server-requested pauses and retry delays cut to `max_server_pause`.
+    pub server_pauses_capped: u64,
+    /// Redirect hops followed (each took a token).
+    pub redirects: u64,
+    /// Attempts that panicked inside rlc (a bug), completed as `Panic`.
+    pub worker_panics: u64,
 }
 
 /// Gauges read from the scheduler's state at snapshot time.
@@ -119,6 +125,9 @@ pub(crate) struct Metrics {
     retries: AtomicU64,
     other_errors: AtomicU64,
     server_pauses: AtomicU64,
+    server_pauses_capped: AtomicU64,
+    redirects: AtomicU64,
+    worker_panics: AtomicU64,
     latencies: Mutex<Option<Histograms>>,
 }
 
@@ -147,6 +156,18 @@ impl Metrics {
 
     pub fn server_pause(&self) {
         self.server_pauses.fetch_add(1, Relaxed);
+    }
+
+    pub fn server_pause_capped(&self) {
+        self.server_pauses_capped.fetch_add(1, Relaxed);
+    }
+
+    pub fn redirect(&self) {
+        self.redirects.fetch_add(1, Relaxed);
+    }
+
+    pub fn worker_panic(&self) {
+        self.worker_panics.fetch_add(1, Relaxed);
     }
 
     fn with_histograms(&self, f: impl FnOnce(&mut Histograms)) {
@@ -220,6 +241,9 @@ impl Metrics {
             attempt_p50_us: attempt[0],
             attempt_p90_us: attempt[1],
             attempt_p99_us: attempt[2],
+            server_pauses_capped: self.server_pauses_capped.load(Relaxed),
+            redirects: self.redirects.load(Relaxed),
+            worker_panics: self.worker_panics.load(Relaxed),
         }
     }
 }
@@ -268,6 +292,19 @@ impl MetricsSnapshot {
             "counter",
             "Pauses asked for by the server.",
             &[("", self.server_pauses)],
+        );
+        metric(
+            "server_pauses_capped_total",
+            "counter",
+            "Server-requested pauses and retry delays cut to the configured maximum.",
+            &[("", self.server_pauses_capped)],
+        );
+        metric("redirects_total", "counter", "Redirect hops followed.", &[("", self.redirects)]);
+        metric(
+            "worker_panics_total",
+            "counter",
+            "Attempts that panicked inside rlc (a bug; completed as RLC_E_PANIC).",
+            &[("", self.worker_panics)],
         );
         metric(
             "breaker_transitions_total",

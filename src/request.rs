@@ -17,6 +17,10 @@ pub struct Request {
     pub(crate) retry_unsafe: bool,
 }
 
+/// The longest path or URL accepted: servers refuse far shorter ones, and a target
+/// is copied into every attempt.
+pub(crate) const MAX_TARGET_BYTES: usize = 64 * 1024;
+
 const IDEMPOTENT_METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
 
 impl Request {
@@ -29,15 +33,16 @@ impl Request {
         if path_or_url.is_empty() {
             return Err(Error::invalid("path or URL must not be empty"));
         }
-        if path_or_url.contains("://") {
-            validate_absolute_url(path_or_url)?;
-        } else if !path_or_url.starts_with('/') {
-            return Err(Error::invalid("a path must start with '/' (or give an absolute URL)"));
+        if path_or_url.len() > MAX_TARGET_BYTES {
+            return Err(Error::invalid("path or URL is longer than 64 KiB"));
         }
-        if path_or_url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-            return Err(Error::invalid(
-                "path or URL must not contain spaces or control characters",
-            ));
+        // A path first: `/cb?next=https://x` is a path whose query holds a URL.
+        if path_or_url.starts_with('/') {
+            validate_path(path_or_url)?;
+        } else if path_or_url.contains("://") {
+            validate_absolute_url(path_or_url)?;
+        } else {
+            return Err(Error::invalid("a path must start with '/' (or give an absolute URL)"));
         }
         Ok(Request {
             method: method.to_ascii_uppercase(),
@@ -51,7 +56,7 @@ impl Request {
     }
 
     /// Adds a header; a name may repeat. Names must be HTTP tokens; values must not
-    /// hold CR, LF or NUL.
+    /// hold control characters other than tab (so no CR, LF or NUL) or DEL.
     pub fn header(&mut self, name: &str, value: &str) -> Result<&mut Self> {
         validate_header_name(name)?;
         validate_header_value(value)?;
@@ -128,14 +133,29 @@ pub(crate) fn validate_header_name(name: &str) -> Result<()> {
     }
 }
 
-/// A header value must not hold CR, LF or NUL (a header-injection guard). The value
-/// itself is never quoted back: it may be a secret.
+/// A header value by HTTP's rules (RFC 9110 `field-value`): visible characters,
+/// spaces, tabs and non-ASCII bytes; no other control character (so no CR, LF or NUL:
+/// a header-injection guard) and no DEL. The HTTP layer panics on what this refuses,
+/// so every value, the user agent and default headers included, passes through here.
+/// The value itself is never quoted back: it may be a secret.
 pub(crate) fn validate_header_value(value: &str) -> Result<()> {
-    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        Err(Error::invalid("header value must not contain CR, LF or NUL"))
+    if value.bytes().any(|b| (b.is_ascii_control() && b != b'\t') || b == 0x7f) {
+        Err(Error::invalid(
+            "header value must not contain control characters other than tab (CR, LF, NUL, DEL...)",
+        ))
     } else {
         Ok(())
     }
+}
+
+/// A path (with its query) that the HTTP layer accepts as a request target.
+fn validate_path(path: &str) -> Result<()> {
+    if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(Error::invalid("path must not contain spaces or control characters"));
+    }
+    path.parse::<ureq::http::uri::PathAndQuery>()
+        .map(|_| ())
+        .map_err(|_| Error::invalid("path is malformed (not a valid HTTP request target)"))
 }
 
 /// An absolute `http://` or `https://` URL with a host.

@@ -8,10 +8,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::OnceLock;
 use std::thread::ThreadId;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
+use ureq::http::Uri;
 
 use crate::backoff::{parse_retry_after, retry_delay, server_pause};
 use crate::breaker::{Admission, CircuitBreaker};
@@ -24,6 +25,7 @@ use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
+use crate::redirect::{describes_body, is_sensitive, next_hop, Hop};
 use crate::request::Request;
 
 /// A request on its way through the client.
@@ -38,6 +40,38 @@ pub(crate) struct Job {
     pub sent_at: Nanos,
     pub deadline: Option<Nanos>,
     pub probe: bool,
+    /// Where the next attempt goes: the request's URL, resolved and parsed once at
+    /// submit, then each redirect's.
+    pub uri: Uri,
+    /// The URLs of the redirect chain so far, the first included (empty until a
+    /// redirect is followed), to tell a loop.
+    pub visited: Vec<Uri>,
+    /// True once a redirect left the first origin: credentials are no longer sent.
+    pub cross_origin: bool,
+    /// True when the next dispatch follows a redirect rather than making a new attempt.
+    pub hop_pending: bool,
+}
+
+impl Job {
+    /// Turns the job into the next request of its redirect chain.
+    fn follow(&mut self, hop: Hop, sensitive: &[String]) {
+        if self.visited.is_empty() {
+            self.visited.push(self.uri.clone());
+        }
+        self.visited.push(hop.uri.clone());
+        self.uri = hop.uri;
+        let request = &mut self.request;
+        request.method = hop.method;
+        if hop.drop_body {
+            request.body = Vec::new();
+            request.headers.retain(|(name, _)| !describes_body(name));
+        }
+        if hop.cross_origin {
+            self.cross_origin = true;
+            request.headers.retain(|(name, _)| !is_sensitive(name, sensitive));
+        }
+        self.hop_pending = true;
+    }
 }
 
 /// A live request: queued (the job is here) or in flight (a worker has it).
@@ -66,6 +100,9 @@ pub(crate) struct Core {
     paused_until: Nanos,
     /// Since when the head has been held back by the limiter alone.
     demand_since: Option<Nanos>,
+    /// When the sleeping scheduler wakes by itself (`Nanos::MAX`: only when woken).
+    /// A submit with an earlier deadline wakes it, so that the deadline is armed.
+    scheduler_wakes_at: Nanos,
     next_id: u64,
     closing: bool,
 }
@@ -81,6 +118,9 @@ pub(crate) struct Shared {
     pub dispatch: Sender<WorkerMsg>,
     pub agent: ureq::Agent,
     pub completion_thread: OnceLock<ThreadId>,
+    /// A client handle freed inside one of its callbacks, kept alive until the last
+    /// callback has run (see `Client::free`).
+    pub freed_in_callback: Mutex<Option<Box<dyn Send>>>,
 }
 
 impl Core {
@@ -96,6 +136,7 @@ impl Core {
             in_flight: 0,
             paused_until: 0,
             demand_since: None,
+            scheduler_wakes_at: Nanos::MAX,
             next_id: 1,
             closing: false,
         }
@@ -121,8 +162,39 @@ impl Core {
         Some(job)
     }
 
+    /// Whether request `id` is queued (its deadline is the scheduler's to enforce; in
+    /// flight, the worker's timeout enforces it).
+    fn is_queued(&self, id: u64) -> bool {
+        self.table.get(&id).is_some_and(|e| e.job.is_some())
+    }
+
+    /// Arms `id`'s deadline, if it has one, for its time in the queue.
+    fn arm_deadline(&mut self, deadline: Option<Nanos>, id: u64) {
+        if let Some(d) = deadline {
+            self.deadlines.push(Reverse((d, id)));
+        }
+    }
+
+    /// Drops the deadlines of requests that are no longer queued: those at the top at
+    /// once (so they wake nobody), and all of them whenever they outnumber the live
+    /// requests two to one (so finished requests with long deadlines cost no memory).
+    fn prune_deadlines(&mut self) {
+        while let Some(&Reverse((_, id))) = self.deadlines.peek() {
+            if self.is_queued(id) {
+                break;
+            }
+            self.deadlines.pop();
+        }
+        if self.deadlines.len() > 64 && self.deadlines.len() > 2 * self.table.len() {
+            let table = &self.table;
+            self.deadlines
+                .retain(|Reverse((_, id))| table.get(id).is_some_and(|e| e.job.is_some()));
+        }
+    }
+
     /// The earliest time something queued needs attention without being woken.
-    fn next_timer(&self) -> Option<Nanos> {
+    fn next_timer(&mut self) -> Option<Nanos> {
+        self.prune_deadlines();
         let deadline = self.deadlines.peek().map(|Reverse((t, _))| *t);
         match (self.delayed.next_due(), deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -142,6 +214,14 @@ enum Wait {
 impl Shared {
     pub fn lock(&self) -> MutexGuard<'_, Core> {
         self.core.lock()
+    }
+
+    /// The completion thread's body: every callback, then the client handle if it
+    /// was freed inside one of them.
+    pub fn run_completions(&self) {
+        self.completions.run();
+        let freed = self.freed_in_callback.lock().take();
+        drop(freed);
     }
 
     pub fn is_completion_thread(&self) -> bool {
@@ -165,6 +245,7 @@ impl Shared {
     pub fn enqueue(
         &self,
         request: Request,
+        uri: Uri,
         priority: i32,
         callback: Callback,
     ) -> Result<u64, (Error, Callback)> {
@@ -194,9 +275,6 @@ impl Shared {
         core.next_id += 1;
         let key = ReadyKey { priority, id };
         let deadline = request.deadline.map(|d| now.saturating_add(nanos(d)));
-        if let Some(d) = deadline {
-            core.deadlines.push(Reverse((d, id)));
-        }
         let job = Job {
             key,
             request,
@@ -206,12 +284,20 @@ impl Shared {
             sent_at: now,
             deadline,
             probe: false,
+            uri,
+            visited: Vec::new(),
+            cross_origin: false,
+            hop_pending: false,
         };
-        // The scheduler needs waking only when it may be idle: nothing was ready and a
-        // worker is free. With every worker busy, the first to finish takes this
-        // request itself (`after_attempt`), and a wake-up would be wasted.
-        let wake_scheduler = core.ready.is_empty() && core.in_flight < self.config.workers as usize;
+        // The scheduler needs waking when it may be idle (nothing was ready and a
+        // worker is free), or when this deadline comes before it would wake by itself:
+        // otherwise, with every worker busy, the first to finish takes this request
+        // itself (`after_attempt`), and a wake-up would be wasted.
+        let idle = core.ready.is_empty() && core.in_flight < self.config.workers as usize;
+        let wake_scheduler = idle || deadline.is_some_and(|d| d < core.scheduler_wakes_at);
         core.table.insert(id, Entry { job: Some(Box::new(job)), cancelled: false });
+        core.arm_deadline(deadline, id);
+        core.prune_deadlines();
         core.ready.push(key);
         core.queued += 1;
         self.metrics.submitted();
@@ -264,6 +350,12 @@ impl Shared {
         self.wake.notify_all();
     }
 
+    /// How many deadlines the scheduler holds, live or stale (for tests of its pruning).
+    #[cfg(test)]
+    pub fn deadlines_held(&self) -> usize {
+        self.lock().deadlines.len()
+    }
+
     pub fn metrics(&self) -> MetricsSnapshot {
         let now = self.clock.now();
         let core = self.lock();
@@ -296,12 +388,14 @@ impl Shared {
                 Wait::Until(t) => Some(timer.map_or(t, |x| x.min(t))),
                 Wait::Event => timer,
             };
+            core.scheduler_wakes_at = until.unwrap_or(Nanos::MAX);
             match until {
                 Some(t) => {
                     self.wake.wait_until(&mut core, self.clock.instant_at(t));
                 }
                 None => self.wake.wait(&mut core),
             }
+            core.scheduler_wakes_at = Nanos::MAX;
         }
         drop(core);
         for _ in 0..self.config.workers {
@@ -372,7 +466,10 @@ impl Shared {
             if job.attempts == 0 {
                 self.metrics.queue_wait(now.saturating_sub(job.submitted_at));
             }
-            job.attempts += 1;
+            // A redirect hop is the same attempt going on; it still took its token.
+            if !std::mem::take(&mut job.hop_pending) {
+                job.attempts += 1;
+            }
             job.probe = probe;
             job.sent_at = now;
             return Ok(job);
@@ -393,43 +490,83 @@ impl Shared {
         }
     }
 
-    /// Records an attempt's outcome, schedules a retry or completes, and hands the
-    /// worker its next job when one may go now.
-    pub fn after_attempt(&self, mut job: Box<Job>, attempt: Attempt) -> Option<Box<Job>> {
+    /// The longest pause a server may impose; a longer one is cut, and counted.
+    fn capped_pause(&self, pause: Duration) -> Duration {
+        if pause > self.config.max_server_pause {
+            self.metrics.server_pause_capped();
+            self.config.max_server_pause
+        } else {
+            pause
+        }
+    }
+
+    /// Records an attempt's outcome, follows a redirect, schedules a retry or
+    /// completes, and hands the worker its next job when one may go now.
+    /// `reached_network` is false when the attempt ended before anything was sent
+    /// (its deadline passed, or it panicked): the breaker then learns nothing from it.
+    pub fn after_attempt(
+        &self,
+        mut job: Box<Job>,
+        attempt: Attempt,
+        reached_network: bool,
+    ) -> Option<Box<Job>> {
         let now = self.clock.now();
         let wall = SystemTime::now();
         let mut core = self.lock();
         core.in_flight -= 1;
         self.metrics.attempt(now.saturating_sub(job.sent_at));
         core.limiter.release(now);
-        core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
+        if reached_network {
+            core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
+        } else if job.probe {
+            core.breaker.release_probe();
+        }
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
             if let Some(pause) = server_pause(response.status, &header, wall) {
+                let pause = self.capped_pause(pause);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
                 self.metrics.server_pause();
             }
             retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
         }
         let cancelled = core.table.get(&job.key.id).is_some_and(|e| e.cancelled);
+        let live = !cancelled && !core.closing;
+        let hop = match &attempt {
+            Ok(response) if live => next_hop(
+                &self.config.redirects,
+                &job.uri,
+                &job.request.method,
+                response.status,
+                response.header("location"),
+                &job.visited,
+            ),
+            _ => Ok(None),
+        };
+        let attempt = match hop {
+            Ok(Some(hop)) => {
+                job.follow(hop, &self.config.sensitive_headers);
+                self.metrics.redirect();
+                self.requeue(&mut core, job, None);
+                return self.next_for_worker(core);
+            }
+            Ok(None) => attempt,
+            Err(refused) => Err(refused),
+        };
         let policy = &self.config.retry;
-        let wants_retry = !cancelled
-            && !core.closing
+        let wants_retry = live
             && is_retryable(&attempt)
             && job.request.may_retry()
             && job.attempts <= policy.max_retries;
         let not_before = wants_retry.then(|| {
-            let delay = retry_delay(policy, job.attempts - 1, retry_after, &mut rand::thread_rng());
+            let hint = retry_after.map(|hint| self.capped_pause(hint));
+            let delay = retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng());
             now.saturating_add(nanos(delay))
         });
         match not_before {
             Some(t) if job.deadline.map_or(true, |d| t < d) => {
-                core.delayed.push(t, job.key);
-                core.queued += 1;
-                job.probe = false;
-                let id = job.key.id;
-                core.table.get_mut(&id).expect("in-flight entry").job = Some(job);
+                self.requeue(&mut core, job, Some(t));
                 self.metrics.retry();
             }
             _ => {
@@ -442,6 +579,26 @@ impl Shared {
                 self.finish(job, result, now);
             }
         }
+        self.next_for_worker(core)
+    }
+
+    /// Puts a job that was in flight back in the queue: ready at once, or in the
+    /// delay heap until `not_before`. It keeps its id, so its place among equals.
+    fn requeue(&self, core: &mut Core, mut job: Box<Job>, not_before: Option<Nanos>) {
+        match not_before {
+            Some(t) => core.delayed.push(t, job.key),
+            None => core.ready.push(job.key),
+        }
+        core.queued += 1;
+        job.probe = false;
+        let (id, deadline) = (job.key.id, job.deadline);
+        core.table.get_mut(&id).expect("in-flight entry").job = Some(job);
+        core.arm_deadline(deadline, id);
+    }
+
+    /// The job a worker that has just finished an attempt takes next, if one may go
+    /// now; wakes the scheduler when it has something to do that this worker does not.
+    fn next_for_worker(&self, mut core: MutexGuard<'_, Core>) -> Option<Box<Job>> {
         if core.closing {
             drop(core);
             self.wake.notify_one();
@@ -449,9 +606,12 @@ impl Shared {
         }
         let next = self.next_job(&mut core).ok();
         // With nothing left for this worker, the scheduler may be waiting for a free
-        // worker (it now has one) or have a retry's timer to set; with nothing queued
-        // at all there is nothing for it to do.
-        let wake_scheduler = next.is_none() && core.queued > 0;
+        // worker (it now has one) or have a retry's timer to set. With a job taken
+        // while further workers are free (the breaker has just closed, say), more may
+        // go now, and only the scheduler hands them out. With nothing queued at all
+        // there is nothing for it to do.
+        let workers_free = core.in_flight < self.config.workers as usize;
+        let wake_scheduler = core.queued > 0 && (next.is_none() || workers_free);
         drop(core);
         if wake_scheduler {
             self.wake.notify_one();

@@ -69,6 +69,11 @@ fn c_basic() {
 }
 
 #[test]
+fn c_hardening() {
+    run_c("hardening");
+}
+
+#[test]
 fn c_scheduling() {
     run_c("scheduling");
 }
@@ -84,5 +89,9 @@ fn c_resilience() {
 /// would otherwise never run.
 #[test]
 fn every_c_program_has_a_test() {
-    native::assert_all_programs_run("c", "c", &["bad_input", "basic", "resilience", "scheduling"]);
+    native::assert_all_programs_run(
+        "c",
+        "c",
+        &["bad_input", "basic", "hardening", "resilience", "scheduling"],
+    );
 }

@@ -85,6 +85,7 @@ enum class Result : int {
     UnknownRequest = RLC_E_UNKNOWN_REQUEST,
     InvalidState = RLC_E_INVALID_STATE,
     Panic = RLC_E_PANIC,
+    Redirect = RLC_E_REDIRECT,
 };
 
 using RequestId = rlc_request_id;
@@ -93,7 +94,7 @@ using Metrics = rlc_metrics;
 
 /// The static name of `r`, such as "RLC_E_QUEUE_FULL".
 inline const char *to_string(Result r) noexcept {
-    return rlc_result_str(static_cast<rlc_result>(r));
+    return rlc_result_str(static_cast<uint32_t>(r));
 }
 
 /// The library's version (rlc_version); RLC_VERSION_STRING is the header's.

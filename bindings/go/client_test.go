@@ -855,7 +855,7 @@ func TestErrorMatching(t *testing.T) {
 	}
 	codes := []rlc.Code{rlc.ErrInvalidArgument, rlc.ErrQueueFull, rlc.ErrCircuitOpen, rlc.ErrTimeout,
 		rlc.ErrConnect, rlc.ErrTLS, rlc.ErrIO, rlc.ErrBodyTooLarge, rlc.ErrCancelled, rlc.ErrShutdown,
-		rlc.ErrUnknownRequest, rlc.ErrInvalidState, rlc.ErrPanic}
+		rlc.ErrUnknownRequest, rlc.ErrInvalidState, rlc.ErrPanic, rlc.ErrRedirect}
 	for i, c := range codes {
 		if int(c) != i+1 || !strings.HasPrefix(c.String(), "RLC_E_") {
 			t.Fatalf("code %d is %d %q", i+1, int(c), c.String())

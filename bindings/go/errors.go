@@ -46,6 +46,9 @@ const (
 	ErrInvalidState Code = 12
 	// ErrPanic: a bug in rlc, caught at the C boundary.
 	ErrPanic Code = 13
+	// ErrRedirect: a redirect was refused (a loop, too many hops, https to http,
+	// an unreadable Location). Never retried.
+	ErrRedirect Code = 14
 )
 
 const codeOK Code = 0
@@ -68,14 +71,15 @@ func _() {
 	_ = x[ErrUnknownRequest-C.RLC_E_UNKNOWN_REQUEST]
 	_ = x[ErrInvalidState-C.RLC_E_INVALID_STATE]
 	_ = x[ErrPanic-C.RLC_E_PANIC]
+	_ = x[ErrRedirect-C.RLC_E_REDIRECT]
 }
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".
 func (c Code) String() string {
-	if c < codeOK || c > ErrPanic {
+	if c < codeOK || c > ErrRedirect {
 		return fmt.Sprintf("rlc_result(%d)", int(c))
 	}
-	return C.GoString(C.rlc_result_str(C.enum_rlc_result(c)))
+	return C.GoString(C.rlc_result_str(C.uint32_t(c)))
 }
 
 // Error makes a Code an error, so it can be a sentinel for errors.Is.

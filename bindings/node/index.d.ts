@@ -14,7 +14,8 @@ export type RlcErrorCode =
   | 'RLC_E_SHUTDOWN'
   | 'RLC_E_UNKNOWN_REQUEST'
   | 'RLC_E_INVALID_STATE'
-  | 'RLC_E_PANIC';
+  | 'RLC_E_PANIC'
+  | 'RLC_E_REDIRECT';
 
 /**
  * An error reported by librlc, with the library's message. A request aborted through

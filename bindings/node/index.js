@@ -41,6 +41,7 @@ const RESULT_NAMES = [
   'RLC_E_UNKNOWN_REQUEST',
   'RLC_E_INVALID_STATE',
   'RLC_E_PANIC',
+  'RLC_E_REDIRECT',
 ];
 
 const RLC_OK = 0;
@@ -179,7 +180,7 @@ function native() {
   lib = {
     types: t,
     rlc_version: f('const char *rlc_version(void)'),
-    rlc_result_str: f('const char *rlc_result_str(int r)'),
+    rlc_result_str: f('const char *rlc_result_str(uint32_t r)'),
     rlc_last_error: f('size_t rlc_last_error(uint8_t *buf, size_t len)'),
 
     rlc_config_new: f('rlc_config *rlc_config_new(void)'),

@@ -16,6 +16,8 @@
 //! | `/bytes/{n}` | 200 with `n` bytes, byte `i` = `i % 251` |
 //! | `/headers` | 200 with `x-one: 1`, `x-multi: a`, `x-multi: b`, `content-type: text/plain` |
 //! | `/ratelimit-headers?remaining=R&reset=S` | 200 with `X-RateLimit-Remaining: R`, `X-RateLimit-Reset: S` |
+//! | `/redirect/{code}?to=URL` | that 3xx status with `Location: URL` |
+//! | `/loop/a`, `/loop/b` | 302 to each other, for ever |
 //! | `/__stats` | JSON counters (not counted itself) |
 //! | anything else | 404 |
 //!

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 
@@ -81,6 +81,26 @@ async fn route(shared: &Shared, req: Request) -> Response {
             }
             _ => bad_request("bad byte count"),
         },
+        // `/redirect/{code}?to=<url>`: a redirect with that status to `to` (encoded).
+        ["redirect", code] => match (parse_status(code), query_param(&query, "to")) {
+            (Some(status), Some(to)) if status.is_redirection() => match HeaderValue::from_str(&to)
+            {
+                Ok(location) => {
+                    let mut r = text(status, status_body(status));
+                    r.headers_mut().insert(LOCATION, location);
+                    r
+                }
+                Err(_) => bad_request("bad location"),
+            },
+            _ => bad_request("redirect needs a 3xx code and ?to="),
+        },
+        // `/loop/a` and `/loop/b` redirect to each other for ever.
+        ["loop", side] => {
+            let other = if *side == "a" { "/loop/b" } else { "/loop/a" };
+            let mut r = text(StatusCode::FOUND, "302");
+            r.headers_mut().insert(LOCATION, HeaderValue::from_static(other));
+            r
+        }
         ["headers"] => {
             let mut r = text(StatusCode::OK, "ok");
             let h = r.headers_mut();

@@ -90,15 +90,67 @@ pub extern "C" fn rlc_client_free(client: *mut rlc_client) {
         if client.is_null() {
             return;
         }
-        // Shut down through a shared borrow first: callbacks may still use the client
-        // (a submit from a callback gets RLC_E_SHUTDOWN) until every thread is joined.
-        let shared: &Client = try_ref_from_ptr!(client);
-        shared.close();
-        // SAFETY: client is a live handle from rlc_client_new (the C contract), and
-        // after close() no thread of ours uses it.
-        drop(unsafe { try_take_box(client) });
+        // SAFETY: client is a live handle from rlc_client_new (the C contract).
+        if let Some(client) = unsafe { try_take_box(client) } {
+            // Inside a callback the handle stays alive until the last callback has
+            // run, since those callbacks may still pass it to rlc_submit.
+            client.free();
+        }
     }
 }
+
+/// Called once when `rlc_client_free_async` has finished, with its `user_data`.
+pub type rlc_closed_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// Starts the shutdown of `client` and returns at once: a thread of rlc's own does
+/// everything `rlc_client_free` does (stops intake, completes queued requests with
+/// RLC_E_SHUTDOWN, waits for those in flight, delivers every callback, joins every
+/// thread), frees the client, and then calls `done(user_data)` from that thread.
+/// For event loops that must not block (Node, asyncio) nor tie up a worker pool
+/// thread for as long as the slowest request in flight. On RLC_OK the client must not
+/// be used by the caller again (its callbacks may still run until `done`).
+/// RLC_E_INVALID_ARGUMENT when `client` or `done` is NULL; RLC_E_INVALID_STATE when
+/// the thread could not be started, and then nothing happened: the client is still
+/// the caller's.
+#[no_mangle]
+pub extern "C" fn rlc_client_free_async(
+    client: *mut rlc_client,
+    done: rlc_closed_callback,
+    user_data: *mut c_void,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        if client.is_null() {
+            return null_argument("client");
+        }
+        let Some(done) = done else {
+            return null_argument("done");
+        };
+        let handle = ClientHandle(client);
+        let user_data = UserData(user_data);
+        let closer = std::thread::Builder::new().name("rlc-closer".into()).spawn(move || {
+            let handle = handle;
+            // SAFETY: the caller handed the live handle over with this call.
+            if let Some(client) = unsafe { try_take_box(handle.0) } {
+                client.free();
+            }
+            // SAFETY: done is the caller's callback with the documented signature.
+            unsafe { done(user_data.get()) };
+        });
+        match closer {
+            Ok(_) => rlc_result::RLC_OK,
+            Err(e) => fail(&crate::Error::new(
+                crate::ErrorKind::InvalidState,
+                format!("could not start the closing thread: {e}"),
+            )),
+        }
+    }
+}
+
+/// A client handle on its way to the closing thread.
+struct ClientHandle(*mut rlc_client);
+
+// SAFETY: the handle is owned by the closing thread alone once handed over.
+unsafe impl Send for ClientHandle {}
 
 /// Queues `req` with `priority` (higher goes first: 100 before 1; first come, first
 /// served among equals). Takes ownership of `req` in every case, success or not: it

@@ -24,7 +24,8 @@ impl Castable for rlc_config {
 
 /// Returns a new configuration with the defaults: no rate limit, 4 workers, a queue
 /// of 10,000, 3 retries from 100 ms up to 30 s, a breaker after 5 consecutive
-/// failures with 30 s recovery, 30 s per attempt, a 16 MiB response cap.
+/// failures with 30 s recovery, 30 s per attempt, a 16 MiB response cap, up to 10
+/// redirects (never from https to http), server-requested pauses cut to 5 minutes.
 /// The caller owns it and frees it with `rlc_config_free`. NULL only if out of memory
 /// (or on an internal error).
 #[no_mangle]
@@ -189,7 +190,7 @@ pub extern "C" fn rlc_config_set_timeout(cfg: *mut rlc_config, timeout_ms: u64) 
 /// Adds a header sent with every request, replacing an earlier default of that name
 /// (a request's own header of that name wins). Both strings are copied.
 /// RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, a name that is not an HTTP token, or
-/// a value holding CR, LF or NUL.
+/// a value holding a control character other than tab (CR, LF, NUL, ESC...) or DEL.
 #[no_mangle]
 pub extern "C" fn rlc_config_set_default_header(
     cfg: *mut rlc_config,
@@ -218,7 +219,8 @@ pub extern "C" fn rlc_config_set_max_response_bytes(
 }
 
 /// Sets the `User-Agent` sent when a request sets none (default "rlc/<version>").
-/// `user_agent` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, CR, LF or NUL.
+/// `user_agent` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, or a control
+/// character other than tab (CR, LF, NUL, ESC...) or DEL.
 #[no_mangle]
 pub extern "C" fn rlc_config_set_user_agent(
     cfg: *mut rlc_config,
@@ -244,5 +246,64 @@ pub extern "C" fn rlc_config_set_ca_bundle(
         let cfg = try_mut_from_ptr!(cfg);
         let path = try_str_from_ptr!(path);
         result_of(cfg.ca_bundle_file(path))
+    }
+}
+
+/// Sets how many redirects (301, 302, 303, 307, 308 with a Location) a request
+/// follows, 10 by default. Each hop is sent like a request of its own: it takes a
+/// token and counts in the strict window. A hop to the same origin keeps every
+/// header; a hop to another origin drops Authorization, Cookie, Proxy-Authorization
+/// and the headers marked with `rlc_config_add_sensitive_header`. 303 (and 301/302
+/// after a POST) turn into a GET without a body; 307/308 repeat method and body.
+/// More hops than `max`, a loop, or a Location that is no http(s) URL complete the
+/// request with RLC_E_REDIRECT. 0 hands every 3xx response to the callback as it is.
+/// RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_max_redirects(cfg: *mut rlc_config, max: u32) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(cfg).max_redirects(max);
+        rlc_result::RLC_OK
+    }
+}
+
+/// Allows (true) or refuses (false, the default) redirects from an https URL to an
+/// http one; a refused hop completes the request with RLC_E_REDIRECT. Allowing it
+/// sends the redirected request, and whatever it carries, in clear text.
+/// RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_redirect_to_http(cfg: *mut rlc_config, allow: bool) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(cfg).redirect_to_http(allow);
+        rlc_result::RLC_OK
+    }
+}
+
+/// Marks header `name` (copied; compared without regard to case) as a credential: a
+/// redirect to another origin drops it, whether a request or a default header set it,
+/// as it always drops Authorization, Cookie and Proxy-Authorization (an `X-Api-Key`,
+/// say). RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8 or a name that is no HTTP token.
+#[no_mangle]
+pub extern "C" fn rlc_config_add_sensitive_header(
+    cfg: *mut rlc_config,
+    name: *const c_char,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let cfg = try_mut_from_ptr!(cfg);
+        let name = try_str_from_ptr!(name);
+        result_of(cfg.sensitive_header(name))
+    }
+}
+
+/// Sets the longest pause a server may impose, 5 minutes (300000 ms) by default:
+/// a Retry-After, or rate-limit headers saying no requests remain, that ask for
+/// longer pause the client (or delay a retry) for `max_ms` only, and the metrics
+/// count the cut (`rlc_client_metric` with RLC_METRIC_SERVER_PAUSES_CAPPED). A
+/// broken or hostile server can then hold the client back for at most this long.
+/// RLC_E_INVALID_ARGUMENT when `cfg` is NULL or `max_ms` is 0.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_max_server_pause(cfg: *mut rlc_config, max_ms: u64) -> rlc_result {
+    ffi_panic_boundary! {
+        let cfg = try_mut_from_ptr!(cfg);
+        result_of(cfg.max_server_pause(Duration::from_millis(max_ms)).map(|_| ()))
     }
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 pub enum rlc_result {
     /// Success. For a request: an HTTP response of any status arrived.
     RLC_OK = 0,
-    /// NULL, bad UTF-8, bad URL, CR/LF in a header, zero rate...
+    /// NULL, bad UTF-8, bad URL, a control character in a header, zero rate...
     RLC_E_INVALID_ARGUMENT,
     /// Refused at submit: nothing queued.
     RLC_E_QUEUE_FULL,
@@ -40,6 +40,9 @@ pub enum rlc_result {
     RLC_E_INVALID_STATE,
     /// A bug: a panic caught at the boundary, never unwound into C.
     RLC_E_PANIC,
+    /// A redirect was refused: a loop, more hops than rlc_config_set_max_redirects
+    /// allows, https to http, or an unreadable Location. Never retried.
+    RLC_E_REDIRECT,
 }
 
 impl From<ErrorKind> for rlc_result {
@@ -58,6 +61,7 @@ impl From<ErrorKind> for rlc_result {
             ErrorKind::UnknownRequest => rlc_result::RLC_E_UNKNOWN_REQUEST,
             ErrorKind::InvalidState => rlc_result::RLC_E_INVALID_STATE,
             ErrorKind::Panic => rlc_result::RLC_E_PANIC,
+            ErrorKind::Redirect => rlc_result::RLC_E_REDIRECT,
         }
     }
 }
@@ -80,7 +84,32 @@ impl rlc_result {
             rlc_result::RLC_E_UNKNOWN_REQUEST => "RLC_E_UNKNOWN_REQUEST\0",
             rlc_result::RLC_E_INVALID_STATE => "RLC_E_INVALID_STATE\0",
             rlc_result::RLC_E_PANIC => "RLC_E_PANIC\0",
+            rlc_result::RLC_E_REDIRECT => "RLC_E_REDIRECT\0",
         }
+    }
+
+    /// Every code, in numbering order (its index is its value).
+    const ALL: [rlc_result; 15] = [
+        rlc_result::RLC_OK,
+        rlc_result::RLC_E_INVALID_ARGUMENT,
+        rlc_result::RLC_E_QUEUE_FULL,
+        rlc_result::RLC_E_CIRCUIT_OPEN,
+        rlc_result::RLC_E_TIMEOUT,
+        rlc_result::RLC_E_CONNECT,
+        rlc_result::RLC_E_TLS,
+        rlc_result::RLC_E_IO,
+        rlc_result::RLC_E_BODY_TOO_LARGE,
+        rlc_result::RLC_E_CANCELLED,
+        rlc_result::RLC_E_SHUTDOWN,
+        rlc_result::RLC_E_UNKNOWN_REQUEST,
+        rlc_result::RLC_E_INVALID_STATE,
+        rlc_result::RLC_E_PANIC,
+        rlc_result::RLC_E_REDIRECT,
+    ];
+
+    /// The code numbered `value`, if there is one.
+    fn from_value(value: u32) -> Option<rlc_result> {
+        Self::ALL.get(usize::try_from(value).ok()?).copied()
     }
 }
 
@@ -127,11 +156,7 @@ pub(crate) fn not_utf8<T: NullParameterOrDefault>(name: &str) -> T {
 
 /// Records a panic caught at the boundary.
 pub(crate) fn set_last_error_panic(payload: &(dyn Any + Send)) {
-    let detail = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message");
+    let detail = crate::error::panic_message(payload);
     set_last_error(&format!("internal error (a bug in rlc, please report it): panic: {detail}"));
 }
 
@@ -154,11 +179,16 @@ pub(crate) unsafe fn copy_out(text: &str, buf: *mut c_char, len: usize) -> usize
     needed
 }
 
-/// Returns the static, NUL-terminated name of `r`, such as `"RLC_E_QUEUE_FULL"`.
-/// The string is never freed. `r` must be one of the `rlc_result` values.
+/// Returns the static, NUL-terminated name of the `rlc_result` numbered `r`, such as
+/// `"RLC_E_QUEUE_FULL"`, or `"RLC_E_UNKNOWN"` for a number that is no code (one from
+/// a newer library, or garbage). The string is never freed. It takes an integer, not
+/// the enum, so that any value a binding passes is defined behaviour.
 #[no_mangle]
-pub extern "C" fn rlc_result_str(r: rlc_result) -> *const c_char {
-    ffi_panic_boundary! { r.name().as_ptr().cast::<c_char>() }
+pub extern "C" fn rlc_result_str(r: u32) -> *const c_char {
+    ffi_panic_boundary! {
+        let name = rlc_result::from_value(r).map_or("RLC_E_UNKNOWN\0", rlc_result::name);
+        name.as_ptr().cast::<c_char>()
+    }
 }
 
 /// Copies the calling thread's last error message, a human sentence about the last
@@ -174,5 +204,33 @@ pub extern "C" fn rlc_last_error(buf: *mut c_char, len: usize) -> usize {
         let message = LAST_ERROR.try_with(|cell| cell.borrow().clone()).unwrap_or_default();
         // SAFETY: the C caller promises buf is NULL or writable for len bytes.
         unsafe { copy_out(&message, buf, len) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn name_of(value: u32) -> &'static str {
+        // SAFETY: rlc_result_str returns a static NUL-terminated string.
+        unsafe { CStr::from_ptr(rlc_result_str(value)) }.to_str().unwrap()
+    }
+
+    #[test]
+    fn every_code_is_named_at_its_own_number() {
+        for (i, code) in rlc_result::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i);
+            assert_eq!(name_of(i as u32), code.name().trim_end_matches('\0'));
+        }
+        assert_eq!(name_of(14), "RLC_E_REDIRECT");
+    }
+
+    #[test]
+    fn a_number_that_is_no_code_is_unknown_not_undefined() {
+        for value in [15, 255, 0x8000_0000, u32::MAX] {
+            assert_eq!(name_of(value), "RLC_E_UNKNOWN");
+        }
     }
 }

@@ -185,3 +185,42 @@ pub extern "C" fn rlc_client_metrics_prometheus(
 pub extern "C" fn rlc_metrics_size() -> usize {
     std::mem::size_of::<rlc_metrics>()
 }
+
+/// A metric that `rlc_client_metric` reads, one at a time, beyond the `rlc_metrics`
+/// struct (whose layout is fixed for a soname). Values are only ever appended.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum rlc_metric {
+    /// Server-requested pauses and retry delays cut to `rlc_config_set_max_server_pause`.
+    RLC_METRIC_SERVER_PAUSES_CAPPED = 0,
+    /// Redirect hops followed (each took a token).
+    RLC_METRIC_REDIRECTS = 1,
+    /// Attempts that panicked inside rlc (a bug), completed with RLC_E_PANIC.
+    RLC_METRIC_WORKER_PANICS = 2,
+}
+
+/// Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
+/// `client` to `*out`. RLC_E_INVALID_ARGUMENT, writing nothing, when a pointer is NULL
+/// or `metric` is not one this library knows (it takes an integer, so a value from a
+/// newer header is a clear error rather than undefined behaviour).
+#[no_mangle]
+pub extern "C" fn rlc_client_metric(
+    client: *const rlc_client,
+    metric: u32,
+    out: *mut u64,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let client = try_ref_from_ptr!(client);
+        check_out_ptr!(out);
+        let m = client.metrics();
+        let value = match metric {
+            0 => m.server_pauses_capped,
+            1 => m.redirects,
+            2 => m.worker_panics,
+            _ => return invalid_argument(&format!("no metric numbered {metric}")),
+        };
+        // SAFETY: out is non-NULL, and the C caller promises it is writable.
+        unsafe { out.write(value) };
+        rlc_result::RLC_OK
+    }
+}

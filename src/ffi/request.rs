@@ -26,8 +26,9 @@ impl Castable for rlc_request {
 /// `path_or_url`: a path starting with '/' that is joined to the client's base URL,
 /// or an absolute `http://` or `https://` URL. Both strings are copied. The caller
 /// owns the request. Returns NULL, with the last error set, for NULL, bad UTF-8, a
-/// bad method, or a path or URL that is malformed or holds spaces or control
-/// characters.
+/// bad method, or a path or URL that is malformed, longer than 64 KiB, or holds
+/// spaces or control characters. A path may carry a URL in its query
+/// (`/cb?next=https://x`).
 #[no_mangle]
 pub extern "C" fn rlc_request_new(
     method: *const c_char,
@@ -48,8 +49,8 @@ pub extern "C" fn rlc_request_new(
 
 /// Adds a header to `req`; a name may be added more than once. Both strings are
 /// copied; values are never quoted in error messages. RLC_E_INVALID_ARGUMENT for
-/// NULL, bad UTF-8, a name that is not an HTTP token, or a value holding CR, LF or
-/// NUL (the request is then unchanged).
+/// NULL, bad UTF-8, a name that is not an HTTP token, or a value holding a control
+/// character other than tab (CR, LF, NUL, ESC...) or DEL (the request is then unchanged).
 #[no_mangle]
 pub extern "C" fn rlc_request_set_header(
     req: *mut rlc_request,

@@ -13,7 +13,7 @@ static void results_and_last_error(void) {
         "RLC_OK", "RLC_E_INVALID_ARGUMENT", "RLC_E_QUEUE_FULL", "RLC_E_CIRCUIT_OPEN",
         "RLC_E_TIMEOUT", "RLC_E_CONNECT", "RLC_E_TLS", "RLC_E_IO", "RLC_E_BODY_TOO_LARGE",
         "RLC_E_CANCELLED", "RLC_E_SHUTDOWN", "RLC_E_UNKNOWN_REQUEST", "RLC_E_INVALID_STATE",
-        "RLC_E_PANIC",
+        "RLC_E_PANIC", "RLC_E_REDIRECT",
     };
     int i;
     char buf[8];
@@ -21,10 +21,13 @@ static void results_and_last_error(void) {
     size_t needed;
 
     CHECK(RLC_OK == 0);
-    CHECK(RLC_E_PANIC == 13);
-    for (i = 0; i <= (int)RLC_E_PANIC; i++) {
-        CHECK_STR(rlc_result_str((rlc_result)i), names[i]);
+    CHECK(RLC_E_PANIC == 13 && RLC_E_REDIRECT == 14);
+    for (i = 0; i <= (int)RLC_E_REDIRECT; i++) {
+        CHECK_STR(rlc_result_str((uint32_t)i), names[i]);
     }
+    /* A number that is no code (from a newer header, or garbage) is defined. */
+    CHECK_STR(rlc_result_str(15), "RLC_E_UNKNOWN");
+    CHECK_STR(rlc_result_str(UINT32_MAX), "RLC_E_UNKNOWN");
     CHECK(RLC_BREAKER_CLOSED == 0 && RLC_BREAKER_OPEN == 1 && RLC_BREAKER_HALF_OPEN == 2);
 
     /* No error yet on this thread: "" needs one byte. */
