@@ -45,6 +45,25 @@ typedef enum rlc_breaker_state {
 } rlc_breaker_state;
 
 /*
+ A metric that `rlc_client_metric` reads, one at a time, beyond the `rlc_metrics`
+ struct (whose layout is fixed for a soname). Values are only ever appended.
+ */
+typedef enum rlc_metric {
+  /*
+   Server-requested pauses and retry delays cut to `rlc_config_set_max_server_pause`.
+   */
+  RLC_METRIC_SERVER_PAUSES_CAPPED = 0,
+  /*
+   Redirect hops followed (each took a token).
+   */
+  RLC_METRIC_REDIRECTS = 1,
+  /*
+   Attempts that panicked inside rlc (a bug), completed with RLC_E_PANIC.
+   */
+  RLC_METRIC_WORKER_PANICS = 2,
+} rlc_metric;
+
+/*
  The outcome of a call or of a request. `RLC_OK` is 0; codes are only ever
  appended, never renumbered.
  */
@@ -54,7 +73,7 @@ typedef enum rlc_result {
    */
   RLC_OK = 0,
   /*
-   NULL, bad UTF-8, bad URL, CR/LF in a header, zero rate...
+   NULL, bad UTF-8, bad URL, a control character in a header, zero rate...
    */
   RLC_E_INVALID_ARGUMENT,
   /*
@@ -105,6 +124,11 @@ typedef enum rlc_result {
    A bug: a panic caught at the boundary, never unwound into C.
    */
   RLC_E_PANIC,
+  /*
+   A redirect was refused: a loop, more hops than rlc_config_set_max_redirects
+   allows, https to http, or an unreadable Location. Never retried.
+   */
+  RLC_E_REDIRECT,
 } rlc_result;
 
 /*
@@ -136,6 +160,11 @@ typedef struct rlc_request rlc_request;
  `rlc_response_free`. Every pointer a response hands out lives as long as it does.
  */
 typedef struct rlc_response rlc_response;
+
+/*
+ Called once when `rlc_client_free_async` has finished, with its `user_data`.
+ */
+typedef void (*rlc_closed_callback)(void *user_data);
 
 /*
  Identifies an accepted request within its client; never 0.
@@ -286,10 +315,12 @@ extern "C" {
 const char *rlc_version(void);
 
 /*
- Returns the static, NUL-terminated name of `r`, such as `"RLC_E_QUEUE_FULL"`.
- The string is never freed. `r` must be one of the `rlc_result` values.
+ Returns the static, NUL-terminated name of the `rlc_result` numbered `r`, such as
+ `"RLC_E_QUEUE_FULL"`, or `"RLC_E_UNKNOWN"` for a number that is no code (one from
+ a newer library, or garbage). The string is never freed. It takes an integer, not
+ the enum, so that any value a binding passes is defined behaviour.
  */
-const char *rlc_result_str(enum rlc_result r);
+const char *rlc_result_str(uint32_t r);
 
 /*
  Copies the calling thread's last error message, a human sentence about the last
@@ -305,7 +336,8 @@ size_t rlc_last_error(char *buf, size_t len);
 /*
  Returns a new configuration with the defaults: no rate limit, 4 workers, a queue
  of 10,000, 3 retries from 100 ms up to 30 s, a breaker after 5 consecutive
- failures with 30 s recovery, 30 s per attempt, a 16 MiB response cap.
+ failures with 30 s recovery, 30 s per attempt, a 16 MiB response cap, up to 10
+ redirects (never from https to http), server-requested pauses cut to 5 minutes.
  The caller owns it and frees it with `rlc_config_free`. NULL only if out of memory
  (or on an internal error).
  */
@@ -408,7 +440,7 @@ enum rlc_result rlc_config_set_timeout(struct rlc_config *cfg, uint64_t timeout_
  Adds a header sent with every request, replacing an earlier default of that name
  (a request's own header of that name wins). Both strings are copied.
  RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, a name that is not an HTTP token, or
- a value holding CR, LF or NUL.
+ a value holding a control character other than tab (CR, LF, NUL, ESC...) or DEL.
  */
 enum rlc_result rlc_config_set_default_header(struct rlc_config *cfg,
                                               const char *name,
@@ -422,7 +454,8 @@ enum rlc_result rlc_config_set_max_response_bytes(struct rlc_config *cfg, uint64
 
 /*
  Sets the `User-Agent` sent when a request sets none (default "rlc/<version>").
- `user_agent` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, CR, LF or NUL.
+ `user_agent` is copied. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, or a control
+ character other than tab (CR, LF, NUL, ESC...) or DEL.
  */
 enum rlc_result rlc_config_set_user_agent(struct rlc_config *cfg, const char *user_agent);
 
@@ -433,6 +466,45 @@ enum rlc_result rlc_config_set_user_agent(struct rlc_config *cfg, const char *us
  unreadable file or one without a certificate.
  */
 enum rlc_result rlc_config_set_ca_bundle(struct rlc_config *cfg, const char *path);
+
+/*
+ Sets how many redirects (301, 302, 303, 307, 308 with a Location) a request
+ follows, 10 by default. Each hop is sent like a request of its own: it takes a
+ token and counts in the strict window. A hop to the same origin keeps every
+ header; a hop to another origin drops Authorization, Cookie, Proxy-Authorization
+ and the headers marked with `rlc_config_add_sensitive_header`. 303 (and 301/302
+ after a POST) turn into a GET without a body; 307/308 repeat method and body.
+ More hops than `max`, a loop, or a Location that is no http(s) URL complete the
+ request with RLC_E_REDIRECT. 0 hands every 3xx response to the callback as it is.
+ RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_max_redirects(struct rlc_config *cfg, uint32_t max);
+
+/*
+ Allows (true) or refuses (false, the default) redirects from an https URL to an
+ http one; a refused hop completes the request with RLC_E_REDIRECT. Allowing it
+ sends the redirected request, and whatever it carries, in clear text.
+ RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_redirect_to_http(struct rlc_config *cfg, bool allow);
+
+/*
+ Marks header `name` (copied; compared without regard to case) as a credential: a
+ redirect to another origin drops it, whether a request or a default header set it,
+ as it always drops Authorization, Cookie and Proxy-Authorization (an `X-Api-Key`,
+ say). RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8 or a name that is no HTTP token.
+ */
+enum rlc_result rlc_config_add_sensitive_header(struct rlc_config *cfg, const char *name);
+
+/*
+ Sets the longest pause a server may impose, 5 minutes (300000 ms) by default:
+ a Retry-After, or rate-limit headers saying no requests remain, that ask for
+ longer pause the client (or delay a retry) for `max_ms` only, and the metrics
+ count the cut (`rlc_client_metric` with RLC_METRIC_SERVER_PAUSES_CAPPED). A
+ broken or hostile server can then hold the client back for at most this long.
+ RLC_E_INVALID_ARGUMENT when `cfg` is NULL or `max_ms` is 0.
+ */
+enum rlc_result rlc_config_set_max_server_pause(struct rlc_config *cfg, uint64_t max_ms);
 
 /*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
@@ -451,6 +523,22 @@ enum rlc_result rlc_client_new(const struct rlc_config *cfg, struct rlc_client *
  delivered, on the completion thread, after the current one returns. NULL is a no-op.
  */
 void rlc_client_free(struct rlc_client *client);
+
+/*
+ Starts the shutdown of `client` and returns at once: a thread of rlc's own does
+ everything `rlc_client_free` does (stops intake, completes queued requests with
+ RLC_E_SHUTDOWN, waits for those in flight, delivers every callback, joins every
+ thread), frees the client, and then calls `done(user_data)` from that thread.
+ For event loops that must not block (Node, asyncio) nor tie up a worker pool
+ thread for as long as the slowest request in flight. On RLC_OK the client must not
+ be used by the caller again (its callbacks may still run until `done`).
+ RLC_E_INVALID_ARGUMENT when `client` or `done` is NULL; RLC_E_INVALID_STATE when
+ the thread could not be started, and then nothing happened: the client is still
+ the caller's.
+ */
+enum rlc_result rlc_client_free_async(struct rlc_client *client,
+                                      rlc_closed_callback done,
+                                      void *user_data);
 
 /*
  Queues `req` with `priority` (higher goes first: 100 before 1; first come, first
@@ -504,16 +592,17 @@ bool rlc_client_in_callback(const struct rlc_client *client);
  `path_or_url`: a path starting with '/' that is joined to the client's base URL,
  or an absolute `http://` or `https://` URL. Both strings are copied. The caller
  owns the request. Returns NULL, with the last error set, for NULL, bad UTF-8, a
- bad method, or a path or URL that is malformed or holds spaces or control
- characters.
+ bad method, or a path or URL that is malformed, longer than 64 KiB, or holds
+ spaces or control characters. A path may carry a URL in its query
+ (`/cb?next=https://x`).
  */
 struct rlc_request *rlc_request_new(const char *method, const char *path_or_url);
 
 /*
  Adds a header to `req`; a name may be added more than once. Both strings are
  copied; values are never quoted in error messages. RLC_E_INVALID_ARGUMENT for
- NULL, bad UTF-8, a name that is not an HTTP token, or a value holding CR, LF or
- NUL (the request is then unchanged).
+ NULL, bad UTF-8, a name that is not an HTTP token, or a value holding a control
+ character other than tab (CR, LF, NUL, ESC...) or DEL (the request is then unchanged).
  */
 enum rlc_result rlc_request_set_header(struct rlc_request *req,
                                        const char *name,
@@ -640,6 +729,14 @@ enum rlc_result rlc_client_metrics_prometheus(const struct rlc_client *client,
  time, so a mismatch fails loudly instead of corrupting memory.
  */
 size_t rlc_metrics_size(void);
+
+/*
+ Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
+ `client` to `*out`. RLC_E_INVALID_ARGUMENT, writing nothing, when a pointer is NULL
+ or `metric` is not one this library knows (it takes an integer, so a value from a
+ newer header is a clear error rather than undefined behaviour).
+ */
+enum rlc_result rlc_client_metric(const struct rlc_client *client, uint32_t metric, uint64_t *out);
 
 #ifdef __cplusplus
 }  // extern "C"

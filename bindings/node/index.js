@@ -6,8 +6,9 @@
 // Threading, in short: the library calls back on its own completion thread. koffi
 // queues such a call to the JS main thread and blocks the completion thread until it
 // has run. So this file never blocks the main thread in a native call that waits for
-// callbacks: the client is freed with koffi's `.async` call (on the libuv pool) while
-// the main thread keeps delivering the last callbacks. Each client registers ONE
+// callbacks: the client is freed with rlc_client_free_async, which shuts it down on a
+// thread of the library's own and calls back when it is done, while the main thread
+// keeps delivering the last callbacks (and libuv's pool stays free for fs and DNS). Each client registers ONE
 // callback with koffi and routes completions to pending promises by `user_data` (a
 // token chosen here before the submit). A completion's response is borrowed only for
 // the duration of the callback, so everything is copied into JS memory inside it.
@@ -144,6 +145,7 @@ function native() {
   t.callback = koffi.proto(
     'void rlc_callback(void *user_data, uint64_t id, int result, const rlc_response *response)'
   );
+  t.closed = koffi.proto('void rlc_closed_callback(void *user_data)');
   t.metrics = koffi.struct('rlc_metrics', {
     submitted: 'uint64_t',
     succeeded: 'uint64_t',
@@ -214,6 +216,9 @@ function native() {
 
     rlc_client_new: f('int rlc_client_new(const rlc_config *cfg, _Out_ rlc_client **out)'),
     rlc_client_free: f('void rlc_client_free(rlc_client *client)'),
+    rlc_client_free_async: f(
+      'int rlc_client_free_async(rlc_client *client, rlc_closed_callback *done, void *user_data)'
+    ),
 
     rlc_request_new: f('rlc_request *rlc_request_new(const char *method, const char *path_or_url)'),
     rlc_request_set_header: f('int rlc_request_set_header(rlc_request *req, const char *name, const char *value)'),
@@ -592,22 +597,46 @@ const finalizer = new FinalizationRegistry((state) => {
   if (!state.closed) freeNative(state, () => {});
 });
 
-/** Frees the native client on the libuv pool, then unregisters the callback. */
+/**
+ * Frees the native client without blocking any thread of this process: the library
+ * shuts the client down on a thread of its own (completing queued requests, waiting
+ * for those in flight, delivering every callback to this main thread meanwhile) and
+ * then calls `closed`, which koffi queues to this thread too. Nothing runs on
+ * libuv's pool, so a close that waits a whole request timeout holds no pool thread
+ * that fs, DNS or crypto need.
+ */
 function freeNative(state, done) {
   state.closed = true;
   const l = native();
-  l.rlc_client_free.async(state.ptr, (err) => {
-    // Every callback has been delivered and every library thread joined.
+  // koffi's callback queue does not keep the event loop alive: the shutdown does.
+  keepAlive();
+  let closed = null;
+  const finish = (err) => {
     state.ptr = null;
-    koffi.unregister(state.callback);
-    state.callback = null;
     for (const entry of state.pending.values()) {
       state.pending.delete(entry.token);
       letGo();
       settle(entry, null, new RlcError('RLC_E_SHUTDOWN', 'the client was closed'));
     }
-    done(err);
-  });
+    // Unregistered after this callback has returned to koffi, not from inside it.
+    setImmediate(() => {
+      if (closed) koffi.unregister(closed);
+      koffi.unregister(state.callback);
+      state.callback = null;
+      letGo();
+      done(err);
+    });
+  };
+  // Every callback has been delivered and every library thread is done with the
+  // client by the time this runs.
+  closed = koffi.register(() => finish(null), koffi.pointer(l.types.closed));
+  const r = l.rlc_client_free_async(state.ptr, closed, null);
+  if (r !== RLC_OK) {
+    // The library could not start its thread (RLC_E_INVALID_STATE): nothing happened
+    // and `closed` will not be called. Free the client the blocking way on libuv's
+    // pool instead: slower to give the pool thread back, but nothing leaks.
+    l.rlc_client_free.async(state.ptr, (err) => finish(err || null));
+  }
 }
 
 function settle(entry, value, error) {
