@@ -13,8 +13,8 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 # The soname's number: it changes when the ABI breaks (build.rs sets the soname).
 SOMAJOR := 0
 
-.PHONY: all lib header install uninstall test test-rust test-c test-cpp test-go test-node \
-        demo examples bench bench-quick install clippy clean
+.PHONY: all lib header install uninstall test test-rust test-c test-cpp test-go test-node test-python \
+        demo examples bench bench-quick bench-python install clippy clean
 
 all: lib
 
@@ -64,9 +64,9 @@ header:
 	RLC_UPDATE_HEADER=1 $(CARGO) test --test header header_is_fresh
 	cp include/rlc.h bindings/go/rlc.h
 
-## Every test that exists: Rust (unit, integration, header freshness), C, C++, Go, Node,
+## Every test that exists: Rust (unit, integration, header freshness), C, C++, Go, Node, Python,
 ## and the examples (run, so they never rot).
-test: test-rust test-c test-cpp test-go test-node examples
+test: test-rust test-c test-cpp test-go test-node test-python examples
 
 test-rust:
 	$(CARGO) test --workspace
@@ -100,6 +100,15 @@ test-go: lib
 test-node: lib
 	cd bindings/node && npm ci --no-audit --no-fund && node --test test/
 
+## Python binding (ctypes, no compiler needed): pytest against a local server and the
+## mock API, then mypy --strict on the package. .ci/run installs pytest and mypy.
+PYTHON ?= python3
+test-python: lib
+	$(CARGO) build --release -p mock-api --bin rlc-mock-api
+	cd bindings/python && RLC_LIBRARY_PATH=$(LIB_DIR)/librlc.so \
+	  RLC_MOCK_API=$(LIB_DIR)/rlc-mock-api $(PYTHON) -m pytest -q
+	cd bindings/python && $(PYTHON) -m mypy --strict
+
 ## The main job: a demo against an embedded mock API, on 127.0.0.1 only (about 15 s once
 ## built). Prints a table, writes target/demo/timeline.svg, fails if the API's limit broke.
 demo:
@@ -127,6 +136,11 @@ bench:
 
 bench-quick:
 	CARGO="$(CARGO)" bash benches/run.sh quick
+
+## Only the Python peers (aiohttp, aiohttp + aiolimiter), rlc's Python binding and, as its
+## ceiling, rlc's C ABI: about 2 min.
+bench-python:
+	CARGO="$(CARGO)" bash benches/run.sh python
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -317,6 +317,8 @@ def main():
         conc = pt[0].get("concurrency")
         peer_target("node-rlc-binding", "node-fetch", 3.0, f"peers: Node binding ÷ bare Node fetch (concurrency {conc})", "Node binding not on this branch yet")
         peer_target("rlc-cabi", "python-aiohttp", 5.0, f"peers: rlc C ABI ÷ bare Python aiohttp (concurrency {conc})", "C ABI not on this branch yet")
+        peer_target("python-rlc-binding", "python-aiohttp+aiolimiter", 5.0,
+                    f"peers: Python binding ÷ aiohttp + aiolimiter (concurrency {conc})", "Python binding not on this branch yet")
         v = ratio("go-rlc-binding", "go-nethttp")
         if v is None:
             targets.missing(f"peers: Go binding ÷ Go net/http (concurrency {conc})", "≈ 1 (≥ 0.90)", "Go binding not on this branch yet")
@@ -337,6 +339,8 @@ def main():
                            f"{fmt(m['p99'], 1)} | {m['errors']} | {m['version']} | {fmt(m['load'], 1)} |")
         details.append("")
         pairs = [("node-rlc-binding", "node-fetch"), ("node-fetch+bottleneck", "node-fetch"), ("rlc-cabi", "python-aiohttp"),
+                 ("python-rlc-binding", "python-aiohttp+aiolimiter"), ("python-rlc-binding", "python-aiohttp"),
+                 ("python-rlc-binding", "rlc-cabi"),
                  ("python-aiohttp+aiolimiter", "python-aiohttp"), ("go-rlc-binding", "go-nethttp"),
                  ("go-nethttp+x/time/rate", "go-nethttp"), ("rlc-rust", "python-aiohttp"), ("rlc-cabi", "node-fetch"),
                  ("rlc-cabi", "go-nethttp")]
@@ -373,10 +377,14 @@ def main():
                            f"{r['min_span_ms']:.3f} | {fmt(r.get('loadavg'), 1)} |")
         details.append("")
         prec = {(r["impl"], r["rate"]): r for r in rows_all}
+        for r in rows_all:
+            if r["impl"] == "python-rlc-binding":
+                targets.within(f"precision: {r['rate']:,}/s, burst 1, Python binding: achieved ÷ configured, first second included",
+                               r["incl_ratio"], 0.002, note=f"after the first second: {r['steady_ratio']:.5f}")
         limiter_peers = ("python-aiolimiter", "node-bottleneck", "go-x/time/rate")
         ours_rust = "rlc-rust" if have_rust else "rlc"
         pairs = [(ours_rust, p) for p in limiter_peers] + [
-            ("rlc-cabi", "python-aiolimiter"), ("node-rlc-binding", "node-bottleneck"),
+            ("rlc-cabi", "python-aiolimiter"), ("python-rlc-binding", "python-aiolimiter"), ("node-rlc-binding", "node-bottleneck"),
             ("go-rlc-binding", "go-x/time/rate")]
         for rate in sorted({r["rate"] for r in rows_all}):
             for ours_name, theirs_name in pairs:

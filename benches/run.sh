@@ -4,6 +4,9 @@
 #   benches/run.sh full    # `make bench`: everything; writes benches/RESULTS.md (< 15 min)
 #   benches/run.sh quick   # `make bench-quick`: a ~60 s subset; writes
 #                          # $TARGET/bench/RESULTS-quick.md and leaves RESULTS.md alone
+#   benches/run.sh python  # `make bench-python`: only the Python peers, rlc's Python
+#                          # binding and, as its ceiling, rlc's C ABI (~2 min); writes
+#                          # $TARGET/bench/RESULTS-python.md
 #
 # Needs: cargo, a C compiler, nginx (installed with apt-get when missing and run as
 # root; otherwise it says how), python3. Optional: node/npm, go, and the bindings
@@ -16,7 +19,7 @@
 set -euo pipefail
 
 MODE=${1:-full}
-case "$MODE" in full | quick) ;; *) echo "usage: $0 [full|quick]" >&2; exit 2 ;; esac
+case "$MODE" in full | quick | python) ;; *) echo "usage: $0 [full|quick|python]" >&2; exit 2 ;; esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/benches
@@ -58,7 +61,11 @@ wait_port() { # wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
 	return 1
 }
 
-if [ "$MODE" = full ]; then
+PEER_RUNTIMES=python,node,go,rust
+RATES="200 2000"
+if [ "$MODE" = python ]; then
+	PREC_SECS=10 PEER_N=10000 PEER_REPS=3 PEER_PRECISION=1 PEER_RUNTIMES=python RATES=200
+elif [ "$MODE" = full ]; then
 	OVERHEAD_N=50000 REPS=3 THREADS="1 4 8 16" PREC_SECS=10 PREC_CASES=burst1,burst,strict
 	QUEUE_N=1000000 SUBMIT_N=1000000 DISPATCH_N=5000 LIMITER_ITERS=5000000
 	PEER_N=10000 PEER_REPS=3 PEER_PRECISION=1
@@ -68,12 +75,16 @@ else
 	PEER_N=3000 PEER_REPS=1 PEER_PRECISION=0
 fi
 PEER_CONC=16
-RATES="200 2000"
 
 # ---------------------------------------------------------------- build
-log "build (cargo build --release -p rlc --lib -p rlc-bench --bins; cc benches/c/cabi.c)"
 CARGO=${CARGO:-cargo}
-(cd "$ROOT" && $CARGO build --release -p rlc --lib -p rlc-bench --bins) >&2
+if [ "$MODE" = python ]; then
+	log "build (cargo build --release -p rlc --lib -p rlc-bench --bin rlc-bench-counter --bin rlc-bench-precision)"
+	(cd "$ROOT" && $CARGO build --release -p rlc --lib -p rlc-bench --bin rlc-bench-counter --bin rlc-bench-precision) >&2
+else
+	log "build (cargo build --release -p rlc --lib -p rlc-bench --bins; cc benches/c/cabi.c)"
+	(cd "$ROOT" && $CARGO build --release -p rlc --lib -p rlc-bench --bins) >&2
+fi
 # librlc.so carries the soname librlc.so.0: programs linked to it look for that name,
 # so give them a directory where it exists.
 LIBDIR=$OUTDIR/lib
@@ -102,7 +113,7 @@ def ver(cmd):
     except Exception: return "n/a"
 print(json.dumps({
     "bench": "machine", "mode": sys.argv[1], "commit": sys.argv[2],
-    "command": "make bench" if sys.argv[1] == "full" else "make bench-quick",
+    "command": {"full": "make bench", "quick": "make bench-quick"}.get(sys.argv[1], f"make bench-{sys.argv[1]}"),
     "nproc": os.cpu_count(), "cpu": cpu, "mhz": mhz[0] if mhz else "n/a",
     "kernel": platform.release(), "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
     "loadavg_start": open("/proc/loadavg").read().split()[:3],
@@ -165,6 +176,7 @@ COUNTER_PORT=$(awk '/PORT/ {print $2}' "$WORK/counter.out")
 COUNTER="http://127.0.0.1:$COUNTER_PORT"
 log "counter server on $COUNTER (pid ${PIDS[-1]})"
 
+if [ "$MODE" != python ]; then
 # ---------------------------------------------------------------- overhead
 log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
 for rep in $(seq 0 $((REPS - 1))); do
@@ -194,18 +206,20 @@ log "queue: submit rate, memory per queued request, submit-to-dispatch, limiter 
 "$BIN/rlc-bench-queue" --url "$URL" --only limiter,submit,dispatch --submit "$SUBMIT_N" \
 	--dispatch "$DISPATCH_N" --iters "$LIMITER_ITERS" --reps "$REPS" >>"$RESULTS"
 
+fi # the parts skipped by the python mode
+
 # ---------------------------------------------------------------- peers
 PEERS_ARGS=(--root "$ROOT" --out "$RESULTS" --url "$URL" --counter "$COUNTER" --requests "$PEER_N"
 	--concurrency "$PEER_CONC" --secs "$PREC_SECS" --rates "${RATES// /,}" --target "$TARGET"
-	--reps "$PEER_REPS" --precision "$PEER_PRECISION")
+	--reps "$PEER_REPS" --precision "$PEER_PRECISION" --runtimes "$PEER_RUNTIMES")
 [ "$HAVE_CABI" = 1 ] && PEERS_ARGS+=(--cabi "$OUTDIR/rlc-bench-cabi")
-log "peers (Node, Go, Python) at concurrency $PEER_CONC"
+log "peers ($PEER_RUNTIMES) at concurrency $PEER_CONC"
 bash "$BENCH/peers/run-peers.sh" "${PEERS_ARGS[@]}" || note missing "the peer run failed part-way (see the log above)"
 
 # ---------------------------------------------------------------- report
 ELAPSED=$(($(date +%s) - STARTED))
 python3 -c 'import json,sys; print(json.dumps({"bench":"elapsed","secs":int(sys.argv[1]),"loadavg_end":open("/proc/loadavg").read().split()[:3]}))' "$ELAPSED" >>"$RESULTS"
-if [ "$MODE" = full ]; then REPORT=$BENCH/RESULTS.md; else REPORT=$OUTDIR/RESULTS-quick.md; fi
+if [ "$MODE" = full ]; then REPORT=$BENCH/RESULTS.md; else REPORT=$OUTDIR/RESULTS-$MODE.md; fi
 python3 "$BENCH/report.py" "$RESULTS" >"$REPORT"
 log "done in ${ELAPSED}s: $REPORT (raw figures: $RESULTS)"
 cat "$REPORT"

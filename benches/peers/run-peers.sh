@@ -6,6 +6,7 @@
 #   run-peers.sh --root DIR --out RESULTS.jsonl --url NGINX_URL --counter COUNTER_URL
 #                --requests N --concurrency C --secs S --rates 200,2000 --target TARGET_DIR
 #                [--reps 3] [--precision 1|0] [--cabi PATH_TO_rlc-bench-cabi]
+#                [--runtimes python,node,go,rust]
 #
 # Throughput: N GETs of nginx at concurrency C (C requests in flight) for each runtime's
 # bare client, its client behind its usual limiter (set so it never binds), rlc's
@@ -17,6 +18,7 @@ set -euo pipefail
 REPS=3
 CABI=""
 PRECISION=1
+RUNTIMES=python,node,go,rust
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--root) ROOT=$2 ;;
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	--reps) REPS=$2 ;;
 	--cabi) CABI=$2 ;;
 	--precision) PRECISION=$2 ;;
+	--runtimes) RUNTIMES=$2 ;;
 	*) echo "unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift 2
@@ -48,11 +51,12 @@ analyse() { # analyse IMPL RATE: judge what the counter server recorded
 	"$BIN/rlc-bench-precision" --analyse "$1" --counter "$COUNTER" --rates "$2" --secs "$SECS" \
 		--burst 1 --case burst1 --concurrency "$C" >>"$OUT"
 }
+wanted() { [[ ",$RUNTIMES," == *",$1,"* ]]; }
 clear_counter() { curl -fsS "$COUNTER/__take" >/dev/null 2>&1 || python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1]+'/__take').read()" "$COUNTER"; }
 
 # ---------------------------------------------------------------- set-up
-PY="" GO_PEER="" NODE_OK=0 NODE_BINDING=0 GO_BINDING=""
-if python3 -c 'import venv' 2>/dev/null; then
+PY="" PY_BINDING=0 GO_PEER="" NODE_OK=0 NODE_BINDING=0 GO_BINDING=""
+if wanted python && python3 -c 'import venv' 2>/dev/null; then
 	VENV=$WORKDIR/venv
 	if [ ! -x "$VENV/bin/python" ] || ! cmp -s "$PEERS/python/requirements.txt" "$VENV/requirements.txt"; then
 		echo "installing the Python peer's requirements into $VENV" >&2
@@ -63,9 +67,18 @@ if python3 -c 'import venv' 2>/dev/null; then
 	fi
 	[ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import aiohttp, aiolimiter' && PY=$VENV/bin/python
 fi
-[ -n "$PY" ] || note missing "Python peer skipped: python3 with venv and pip (PyPI) is needed."
+if [ -n "$PY" ]; then
+	if [ -f "$ROOT/bindings/python/rlc/__init__.py" ]; then
+		PY_BINDING=1
+		export RLC_PYTHON_BINDING=$ROOT/bindings/python
+	else
+		note missing "Python binding not measured: bindings/python is not on this branch yet."
+	fi
+elif wanted python; then
+	note missing "Python peer skipped: python3 with venv and pip (PyPI) is needed."
+fi
 
-if command -v go >/dev/null; then
+if wanted go && command -v go >/dev/null; then
 	echo "building the Go peer" >&2
 	if (cd "$PEERS/go" && go build -o "$WORKDIR/peer-go" .) >&2; then GO_PEER=$WORKDIR/peer-go; fi
 	if [ -f "$ROOT/bindings/go/go.mod" ]; then
@@ -79,9 +92,9 @@ if command -v go >/dev/null; then
 		note missing "Go binding not measured: bindings/go is not on this branch yet."
 	fi
 fi
-[ -n "$GO_PEER" ] || note missing "Go peer skipped: go is needed."
+[ -n "$GO_PEER" ] || ! wanted go || note missing "Go peer skipped: go is needed."
 
-if command -v node >/dev/null && command -v npm >/dev/null; then
+if wanted node && command -v node >/dev/null && command -v npm >/dev/null; then
 	if (cd "$PEERS/node" && { [ -d node_modules/bottleneck ] || npm ci --no-audit --no-fund --loglevel=error; }) >&2; then
 		NODE_OK=1
 	fi
@@ -95,7 +108,7 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 		note missing "Node binding not measured: bindings/node is not on this branch yet."
 	fi
 fi
-[ "$NODE_OK" = 1 ] || note missing "Node peer skipped: node and npm are needed."
+[ "$NODE_OK" = 1 ] || ! wanted node || note missing "Node peer skipped: node and npm are needed."
 export RLC_LIBRARY_PATH=$BIN/librlc.so
 
 # ---------------------------------------------------------------- throughput
@@ -110,14 +123,17 @@ for rep in $(seq 1 "$REPS"); do
 	if [ -n "$PY" ]; then try "$PY" "$PEERS/python/bench.py" bare "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ -n "$CABI" ]; then try "$CABI" overhead "$URL" "$N" "$C" "$rep" | as_peer rlc-cabi c >>"$OUT"; fi
 	if [ -n "$PY" ]; then try "$PY" "$PEERS/python/bench.py" limited "$URL" "$N" "$C" >>"$OUT"; fi
+	if [ "$PY_BINDING" = 1 ]; then try "$PY" "$PEERS/python/bench.py" binding "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ "$NODE_OK" = 1 ]; then try node "$PEERS/node/bench.mjs" bare "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ "$NODE_BINDING" = 1 ]; then try node "$PEERS/node/bench.mjs" binding "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ "$NODE_OK" = 1 ]; then try node "$PEERS/node/bench.mjs" limited "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ -n "$GO_PEER" ]; then try "$GO_PEER" bare "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ -n "$GO_BINDING" ]; then try "$GO_BINDING" binding "$URL" "$N" "$C" >>"$OUT"; fi
 	if [ -n "$GO_PEER" ]; then try "$GO_PEER" limited "$URL" "$N" "$C" >>"$OUT"; fi
-	try "$BIN/rlc-bench-overhead" --url "$URL/" --requests "$N" --threads "$C" --reps 1 --rep-index "$rep" \
-		--impls rlc | as_peer rlc-rust rust >>"$OUT"
+	if wanted rust; then
+		try "$BIN/rlc-bench-overhead" --url "$URL/" --requests "$N" --threads "$C" --reps 1 --rep-index "$rep" \
+			--impls rlc | as_peer rlc-rust rust >>"$OUT"
+	fi
 done
 
 # ---------------------------------------------------------------- precision
@@ -131,12 +147,14 @@ precision() { # precision IMPL RATE CMD...: clear the counter, send, judge
 for r in $RATES; do
 	echo "peer precision at $r/s for ${SECS}s" >&2
 	if [ -n "$PY" ]; then precision python-aiolimiter "$r" "$PY" "$PEERS/python/bench.py" precision "$COUNTER" "$r" "$SECS" "$C"; fi
+	if [ "$PY_BINDING" = 1 ]; then precision python-rlc-binding "$r" "$PY" "$PEERS/python/bench.py" binding-precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ "$NODE_OK" = 1 ]; then precision node-bottleneck "$r" node "$PEERS/node/bench.mjs" precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ "$NODE_BINDING" = 1 ]; then precision node-rlc-binding "$r" node "$PEERS/node/bench.mjs" binding-precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ -n "$GO_PEER" ]; then precision go-x/time/rate "$r" "$GO_PEER" precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ -n "$GO_BINDING" ]; then precision go-rlc-binding "$r" "$GO_BINDING" precision "$COUNTER" "$r" "$SECS" "$C"; fi
 	if [ -n "$CABI" ]; then precision rlc-cabi "$r" "$CABI" precision "$COUNTER" "$r" "$SECS" 1 "$C"; fi
 	# rlc's Rust API again, in the same conditions as the peers (it judges itself).
+	wanted rust || continue
 	clear_counter
 	try "$BIN/rlc-bench-precision" --counter "$COUNTER" --secs "$SECS" --rates "$r" --cases burst1 \
 		--workers "$C" --impl rlc-rust >>"$OUT"

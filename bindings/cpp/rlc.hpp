@@ -301,6 +301,20 @@ public:
     Config &ca_bundle(const std::string &path) & {
         return ok(rlc_config_set_ca_bundle(cfg_, path.c_str()));
     }
+    /// Redirect hops followed (default 10; 0 hands the 3xx back). Each takes a token.
+    Config &max_redirects(std::uint32_t max) & { return ok(rlc_config_set_max_redirects(cfg_, max)); }
+    /// Follow redirects from https to http (refused with Result::Redirect by default).
+    Config &redirect_to_http(bool allow = true) & {
+        return ok(rlc_config_set_redirect_to_http(cfg_, allow));
+    }
+    /// A header a redirect to another origin drops, like Authorization and Cookie.
+    Config &sensitive_header(const std::string &name) & {
+        return ok(rlc_config_add_sensitive_header(cfg_, name.c_str()));
+    }
+    /// The longest pause a server's Retry-After or rate-limit headers may impose.
+    Config &max_server_pause(std::chrono::milliseconds max) & {
+        return ok(rlc_config_set_max_server_pause(cfg_, detail::millis(max)));
+    }
 
     // The same setters on a temporary, handing it on: Client(Config().workers(2)).
     Config &&base_url(const std::string &url) && { return std::move(base_url(url)); }
@@ -332,6 +346,12 @@ public:
     }
     Config &&user_agent(const std::string &ua) && { return std::move(user_agent(ua)); }
     Config &&ca_bundle(const std::string &path) && { return std::move(ca_bundle(path)); }
+    Config &&max_redirects(std::uint32_t max) && { return std::move(max_redirects(max)); }
+    Config &&redirect_to_http(bool allow = true) && { return std::move(redirect_to_http(allow)); }
+    Config &&sensitive_header(const std::string &name) && { return std::move(sensitive_header(name)); }
+    Config &&max_server_pause(std::chrono::milliseconds max) && {
+        return std::move(max_server_pause(max));
+    }
 
     /// The C handle, still owned by this Config (NULL once moved from).
     const rlc_config *get() const noexcept { return cfg_; }
@@ -572,6 +592,13 @@ public:
         Metrics m{};
         detail::check(rlc_client_metrics(handle(), &m));
         return m;
+    }
+
+    /// One counter kept beyond the Metrics struct (an rlc_metric, e.g. RLC_METRIC_REDIRECTS).
+    std::uint64_t metric(rlc_metric which) const {
+        std::uint64_t value = 0;
+        detail::check(rlc_client_metric(handle(), static_cast<std::uint32_t>(which), &value));
+        return value;
     }
 
     /// The metrics in the Prometheus text exposition format.

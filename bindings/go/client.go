@@ -182,18 +182,24 @@ func (c *Client) Cancel(id RequestID) error {
 // Metrics returns a snapshot of the client's counters, gauges and latencies.
 func (c *Client) Metrics() (Metrics, error) {
 	var m C.rlc_metrics
+	var extra [3]uint64
 	err := call(func() error {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
 		if c.ptr == nil {
 			return errClosed()
 		}
-		return check(C.rlc_client_metrics(c.ptr, &m))
+		if err := check(C.rlc_client_metrics(c.ptr, &m)); err != nil {
+			return err
+		}
+		return readCounters(c.ptr, &extra)
 	})
 	if err != nil {
 		return Metrics{}, err
 	}
-	return metricsFromC(&m), nil
+	metrics := metricsFromC(&m)
+	metrics.ServerPausesCapped, metrics.Redirects, metrics.WorkerPanics = extra[0], extra[1], extra[2]
+	return metrics, nil
 }
 
 // PrometheusMetrics returns the client's metrics in the Prometheus text

@@ -17,7 +17,8 @@ import (
 // Config configures a [Client]. The zero value of every field means the library's
 // default: no rate limit, 4 workers, a queue of 10,000, 3 retries from 100 ms up to
 // 30 s, a breaker after 5 consecutive failures with 30 s recovery, 30 s per attempt,
-// a 16 MiB response cap. Durations are passed to the library in whole milliseconds
+// a 16 MiB response cap, up to 10 redirects (never https to http), server-requested
+// pauses cut to 5 minutes. Durations are passed to the library in whole milliseconds
 // (a positive duration below 1 ms counts as 1 ms).
 type Config struct {
 	// BaseURL is joined to request paths that start with '/': "http://" or
@@ -55,6 +56,17 @@ type Config struct {
 	// CABundleFile is a PEM file whose certificates are trusted instead of the
 	// built-in Mozilla roots. TLS is always verified; this changes what against.
 	CABundleFile string
+	// Redirects, when set, replaces the default redirect policy (up to 10 hops,
+	// never from https to http).
+	Redirects *Redirects
+	// SensitiveHeaders are credentials besides Authorization, Cookie and
+	// Proxy-Authorization (which are always dropped): a redirect to another origin
+	// drops them, whether a request or DefaultHeaders set them (an X-Api-Key, say).
+	SensitiveHeaders []string
+	// MaxServerPause is the longest pause a server's Retry-After or rate-limit
+	// headers may impose on the client or on a retry; longer ones are cut to it
+	// (and counted in Metrics.ServerPausesCapped). 0 means 5 minutes.
+	MaxServerPause time.Duration
 	// OnCallbackPanic, when set, is called (on the completion thread) with the
 	// recovered value and the stack when a callback given to Submit panics. The
 	// panic cannot be re-raised: the callback runs on a native thread with no Go
@@ -94,6 +106,20 @@ type Retry struct {
 type Breaker struct {
 	Threshold       int
 	RecoveryTimeout time.Duration
+}
+
+// Redirects is how redirects (301, 302, 303, 307, 308 with a Location) are
+// followed. Each hop is sent like a request of its own: it takes a token and counts
+// in the strict window. A hop to the same origin keeps every header; one to another
+// origin drops the credentials (see Config.SensitiveHeaders). 303, and 301/302 after
+// a POST, become a GET without a body; 307/308 repeat the method and the body. A
+// loop, more than Max hops or an unreadable Location fail with ErrRedirect.
+type Redirects struct {
+	// Max is the most hops followed; 0 hands every 3xx response to the caller.
+	Max int
+	// AllowHTTPSToHTTP follows a redirect from https to http (sending the request,
+	// and whatever it carries, in clear text); by default it fails with ErrRedirect.
+	AllowHTTPSToHTTP bool
 }
 
 // millis converts d to whole milliseconds for the library, rounding a positive
@@ -320,6 +346,39 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 			return C.rlc_config_set_ca_bundle(c, cs[0])
 		}, []string{"CABundleFile"}, cfg.CABundleFile)
 		if err != nil {
+			return err
+		}
+	}
+	return cfg.applyHardening(c)
+}
+
+// applyHardening sets the redirect policy, the sensitive headers and the pause cap.
+func (cfg *Config) applyHardening(c *C.rlc_config) error {
+	if r := cfg.Redirects; r != nil {
+		max, err := u32("Redirects.Max", r.Max)
+		if err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_max_redirects(c, max)); err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_redirect_to_http(c, C.bool(r.AllowHTTPSToHTTP))); err != nil {
+			return err
+		}
+	}
+	for _, name := range cfg.SensitiveHeaders {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_add_sensitive_header(c, cs[0])
+		}, []string{"a sensitive header name"}, name)
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.MaxServerPause != 0 {
+		if err := nonNegative("MaxServerPause", cfg.MaxServerPause); err != nil {
+			return err
+		}
+		if err := check(C.rlc_config_set_max_server_pause(c, millis(cfg.MaxServerPause))); err != nil {
 			return err
 		}
 	}

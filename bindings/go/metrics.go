@@ -73,6 +73,10 @@ type Metrics struct {
 	QueueWaitP50, QueueWaitP90, QueueWaitP99 time.Duration
 	// Single-attempt latency percentiles.
 	AttemptP50, AttemptP90, AttemptP99 time.Duration
+
+	ServerPausesCapped uint64 // server pauses and retry hints cut to Config.MaxServerPause
+	Redirects          uint64 // redirect hops followed (each took a token)
+	WorkerPanics       uint64 // attempts that panicked inside rlc (a bug), failed with ErrPanic
 }
 
 func micros(v C.uint64_t) time.Duration { return time.Duration(v) * time.Microsecond }
@@ -108,4 +112,18 @@ func metricsFromC(m *C.rlc_metrics) Metrics {
 		AttemptP90:         micros(m.attempt_p90_us),
 		AttemptP99:         micros(m.attempt_p99_us),
 	}
+}
+
+// readCounters reads the counters kept beyond the rlc_metrics struct, in the order
+// of the rlc_metric enum (pauses capped, redirects, worker panics).
+func readCounters(client *C.rlc_client, out *[3]uint64) error {
+	metrics := [3]C.uint32_t{C.RLC_METRIC_SERVER_PAUSES_CAPPED, C.RLC_METRIC_REDIRECTS, C.RLC_METRIC_WORKER_PANICS}
+	for i, metric := range metrics {
+		var v C.uint64_t
+		if err := check(C.rlc_client_metric(client, metric, &v)); err != nil {
+			return err
+		}
+		out[i] = uint64(v)
+	}
+	return nil
 }

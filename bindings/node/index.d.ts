@@ -69,6 +69,18 @@ export interface ClientOptions {
   userAgent?: string;
   /** A PEM file of CA certificates to trust instead of the built-in roots (TLS is always verified). */
   caBundle?: string;
+  /**
+   * How redirects are followed: each hop takes a token; a hop to another origin drops
+   * Authorization, Cookie, Proxy-Authorization and `sensitiveHeaders`; 303 (and
+   * 301/302 after a POST) become a GET without a body. A loop or more than `max` hops
+   * reject with RLC_E_REDIRECT. Default `{max: 10, allowHttpsToHttp: false}`;
+   * `max: 0` resolves with the 3xx response itself.
+   */
+  redirects?: { max?: number; allowHttpsToHttp?: boolean };
+  /** Headers dropped on a redirect to another origin, beside the standard credentials (e.g. 'X-Api-Key'). */
+  sensitiveHeaders?: string[];
+  /** The longest pause a server's Retry-After or rate-limit headers may impose (default 300000). */
+  maxServerPauseMs?: number;
 }
 
 export interface RequestOptions {
@@ -143,6 +155,12 @@ export interface Metrics {
   attemptP50Us: number;
   attemptP90Us: number;
   attemptP99Us: number;
+  /** Server pauses and retry hints cut to maxServerPauseMs. */
+  serverPausesCapped: number;
+  /** Redirect hops followed (each took a token). */
+  redirects: number;
+  /** Attempts that panicked inside rlc (a bug), rejected with RLC_E_PANIC. */
+  workerPanics: number;
 }
 
 export class Client {

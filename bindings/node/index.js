@@ -213,6 +213,10 @@ function native() {
     ),
     rlc_config_set_user_agent: f('int rlc_config_set_user_agent(rlc_config *cfg, const char *user_agent)'),
     rlc_config_set_ca_bundle: f('int rlc_config_set_ca_bundle(rlc_config *cfg, const char *path)'),
+    rlc_config_set_max_redirects: f('int rlc_config_set_max_redirects(rlc_config *cfg, uint32_t max)'),
+    rlc_config_set_redirect_to_http: f('int rlc_config_set_redirect_to_http(rlc_config *cfg, bool allow)'),
+    rlc_config_add_sensitive_header: f('int rlc_config_add_sensitive_header(rlc_config *cfg, const char *name)'),
+    rlc_config_set_max_server_pause: f('int rlc_config_set_max_server_pause(rlc_config *cfg, uint64_t max_ms)'),
 
     rlc_client_new: f('int rlc_client_new(const rlc_config *cfg, _Out_ rlc_client **out)'),
     rlc_client_free: f('void rlc_client_free(rlc_client *client)'),
@@ -249,6 +253,7 @@ function native() {
       'int rlc_client_metrics_prometheus(const rlc_client *client, uint8_t *buf, size_t len, _Out_ size_t *needed)'
     ),
     rlc_metrics_size: f('size_t rlc_metrics_size(void)'),
+    rlc_client_metric: f('int rlc_client_metric(const rlc_client *client, uint32_t metric, _Out_ uint64_t *out)'),
   };
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
@@ -412,9 +417,14 @@ const CLIENT_OPTIONS = [
   'maxResponseBytes',
   'userAgent',
   'caBundle',
+  'redirects',
+  'sensitiveHeaders',
+  'maxServerPauseMs',
 ];
 const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'json', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
+/** The counters read one by one with rlc_client_metric, indexed by their rlc_metric value. */
+const EXTRA_METRICS = ['serverPausesCapped', 'redirects', 'workerPanics'];
 
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
@@ -503,6 +513,34 @@ function buildConfig(l, options) {
   if (o.userAgent !== undefined) {
     const ua = str(o.userAgent, 'userAgent');
     set(l.rlc_config_set_user_agent, 'userAgent', ua);
+  }
+  if (o.redirects !== undefined) {
+    if (!isObject(o.redirects)) {
+      throw new TypeError(`rlc: redirects must be {max, allowHttpsToHttp}, got ${describe(o.redirects)}`);
+    }
+    knownKeys(o.redirects, ['max', 'allowHttpsToHttp'], 'redirects');
+    if (o.redirects.max !== undefined) {
+      set(l.rlc_config_set_max_redirects, 'redirects.max', uint(o.redirects.max, 'redirects.max', U32_MAX));
+    }
+    const allow = o.redirects.allowHttpsToHttp;
+    if (allow !== undefined) {
+      if (typeof allow !== 'boolean') {
+        throw new TypeError(`rlc: redirects.allowHttpsToHttp must be a boolean, got ${describe(allow)}`);
+      }
+      set(l.rlc_config_set_redirect_to_http, 'redirects.allowHttpsToHttp', allow);
+    }
+  }
+  if (o.sensitiveHeaders !== undefined) {
+    if (!Array.isArray(o.sensitiveHeaders)) {
+      throw new TypeError(`rlc: sensitiveHeaders must be an array of names, got ${describe(o.sensitiveHeaders)}`);
+    }
+    o.sensitiveHeaders.forEach((name, i) => {
+      const what = `sensitiveHeaders[${i}]`;
+      set(l.rlc_config_add_sensitive_header, what, str(name, what));
+    });
+  }
+  if (o.maxServerPauseMs !== undefined) {
+    set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
 
   cfg = l.rlc_config_new();
@@ -871,6 +909,12 @@ class Client {
       out[k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase())] = typeof v === 'bigint' ? Number(v) : v;
     }
     out.breakerState = BREAKER_STATES[m.breaker_state] ?? String(m.breaker_state);
+    // Counters kept beyond the struct, by their rlc_metric number.
+    EXTRA_METRICS.forEach((name, metric) => {
+      const value = [0];
+      check(l.rlc_client_metric(state.ptr, metric, value), 'rlc_client_metric');
+      out[name] = Number(value[0]);
+    });
     if (m.tokens_available !== undefined && BigInt(m.tokens_available) === 0xffffffffffffffffn) {
       out.tokensAvailable = Infinity; // no rate limit
     }

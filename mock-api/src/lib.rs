@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `/ok` | 200, body `ok` |
 //! | `/echo` | 200, body = request body, `x-method`, `x-echo-<name>` per request header |
+//! | `/json/...` | 200 JSON `{"method", "path", "json": request body as JSON or null}` |
 //! | `/status/{code}[?retry_after=N]` | that status (100..=599, else 400; hyper turns a final 1xx into 500), optional `Retry-After` |
 //! | `/flaky/{key}/{n}[?retry_after=N][&status=S]` | first `n` requests per key answer 503 (or `S`), then 200 `ok after n` |
 //! | `/down[?retry_after=N]` | always 503 |

@@ -61,6 +61,7 @@ async fn route(shared: &Shared, req: Request) -> Response {
     match segs.as_slice() {
         ["ok"] => text(StatusCode::OK, "ok"),
         ["echo"] => echo(req).await,
+        ["json", ..] => json_echo(req).await,
         ["status", code] => match parse_status(code) {
             Some(status) => with_retry_after(status, status_body(status), &query),
             None => bad_request("status must be 100..=599"),
@@ -144,6 +145,24 @@ async fn echo(req: Request) -> Response {
         }
     }
     r
+}
+
+/// `/json/...`: 200 with a JSON object telling the method, the path and the
+/// request body parsed as JSON (null when it is not JSON), so that programs
+/// written for a JSON API (the seed's `/endpoint` examples) run against the
+/// mock API with only their base URL changed to `.../json`.
+async fn json_echo(req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ECHO_BODY).await else {
+        return bad_request("could not read body");
+    };
+    let sent: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+    let answer = serde_json::json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "json": sent,
+    });
+    respond(StatusCode::OK, answer.to_string(), &[(CONTENT_TYPE, "application/json")])
 }
 
 /// `/flaky/{key}/{n}`: `n` failures per key, then success.

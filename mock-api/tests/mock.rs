@@ -36,6 +36,23 @@ fn header<'a>(g: &'a Got, name: &str) -> Vec<&'a str> {
 }
 
 #[test]
+fn json_route_answers_any_path_below_it() {
+    let api = MockApi::start(MockOptions::default());
+    let a = agent(Duration::from_secs(5));
+    let u = api.url();
+    let g = got(a.post(format!("{u}/json/critical-endpoint")).send(r#"{"data":"urgent"}"#));
+    assert_eq!((g.status, header(&g, "content-type")), (200, vec!["application/json"]));
+    let v: serde_json::Value = serde_json::from_slice(&g.body).unwrap();
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["path"], "/json/critical-endpoint");
+    assert_eq!(v["json"]["data"], "urgent");
+    let g = got(a.get(format!("{u}/json/endpoint")).call());
+    let v: serde_json::Value = serde_json::from_slice(&g.body).unwrap();
+    assert_eq!((v["method"].as_str(), v["json"].is_null()), (Some("GET"), true));
+    api.stop();
+}
+
+#[test]
 fn routes() {
     let api = MockApi::start(MockOptions::default());
     let a = agent(Duration::from_secs(5));

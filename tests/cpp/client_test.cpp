@@ -341,6 +341,19 @@ void refusals() {
                  rlc::Result::InvalidArgument);
 }
 
+void redirects_and_pauses() {
+    rlc::Client client(base().sensitive_header("X-Api-Key").max_server_pause(500ms));
+    CHECK_THROWS(client.send(rlc::Request("GET", "/loop/a")), rlc::Result::Redirect);
+    CHECK(client.metric(RLC_METRIC_REDIRECTS) == 1);
+    rlc::Client off(base().max_redirects(0).redirect_to_http(false));
+    rlc::Response r = off.send(rlc::Request("GET", "/loop/a"));
+    CHECK(r.status() == 302);
+    CHECK_THROWS(rlc::Config().sensitive_header("bad name"), rlc::Result::InvalidArgument);
+    CHECK_THROWS(rlc::Config().max_server_pause(0ms), rlc::Result::InvalidArgument);
+    CHECK_THROWS(rlc::Config().user_agent("app\x1b"), rlc::Result::InvalidArgument);
+    CHECK(std::string(rlc::to_string(rlc::Result::Redirect)) == "RLC_E_REDIRECT");
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -359,6 +372,7 @@ int main(int argc, char **argv) {
     throwing_callback();
     move_semantics();
     refusals();
+    redirects_and_pauses();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);
         return 1;

@@ -1,0 +1,349 @@
+"""One native rlc_client and the machinery every Python client shares.
+
+Threading, in short. librlc calls back on its own completion thread, one callback at
+a time. Each NativeClient registers ONE ctypes trampoline for all its requests and
+passes an integer key as `user_data`; the key finds the request's `deliver` function
+in `_pending`. A response is borrowed only for the duration of the callback, so it is
+copied into Python objects there, and then handed over: to an asyncio loop through
+call_soon_threadsafe, or to a concurrent.futures.Future for the blocking client. No
+user code runs on the completion thread except a blocking client's future callbacks.
+
+rlc_client_free waits for requests in flight and delivers every remaining callback,
+so it runs on a thread of its own (never the event loop's, never the completion
+thread); the trampoline stays referenced until it has returned, since a ctypes
+callback that is collected while C still holds it crashes the process.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import itertools
+import json as jsonlib
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional, Union
+
+from . import _native
+from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
+from .errors import RlcError, make_error
+from .metrics import Metrics
+from .response import Headers, Response
+
+HeadersArg = Union[Mapping[str, Union[str, Sequence[str]]], Sequence[tuple[str, str]], None]
+Content = Union[bytes, bytearray, memoryview, str, None]
+Outcome = Union[Response, RlcError]
+
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+class _Missing:
+    """The type of MISSING: `json=None` sends JSON null, so absence needs its own value."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Prepared:
+    """A request's arguments, checked and encoded, before anything native exists."""
+
+    __slots__ = ("method", "target", "method_b", "target_b", "headers", "body", "timeout_ms",
+                 "deadline_ms", "retry_non_idempotent", "priority")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        *,
+        priority: int,
+        headers: HeadersArg,
+        content: Content,
+        json: Any,
+        timeout: Optional[float],
+        deadline: Optional[float],
+        retry_non_idempotent: Optional[bool],
+    ) -> None:
+        self.method = method
+        self.target = url
+        self.method_b = check_str(method, "method")
+        if not method:
+            raise ValueError("rlc: method must not be empty")
+        self.target_b = check_str(url, "url")
+        self.priority = check_int(priority, "priority", I32_MIN, I32_MAX)
+        self.headers = _header_lines(headers)
+        if json is not MISSING:
+            if content is not None:
+                raise TypeError("rlc: give content or json, not both")
+            self.body: Optional[bytes] = jsonlib.dumps(json, separators=(",", ":")).encode()
+            if not any(name.lower() == b"content-type" for name, _ in self.headers):
+                self.headers.append((b"content-type", b"application/json"))
+        elif content is None:
+            self.body = None
+        elif isinstance(content, str):
+            self.body = content.encode("utf-8")
+        elif isinstance(content, (bytes, bytearray, memoryview)):
+            self.body = bytes(content)
+        else:
+            raise TypeError(f"rlc: content must be bytes or str, got {type(content).__name__}")
+        self.timeout_ms = None if timeout is None else seconds_to_ms(timeout, "timeout")
+        self.deadline_ms = None if deadline is None else seconds_to_ms(deadline, "deadline")
+        if retry_non_idempotent is not None and not isinstance(retry_non_idempotent, bool):
+            raise TypeError("rlc: retry_non_idempotent must be a bool")
+        self.retry_non_idempotent = retry_non_idempotent
+
+
+def _header_lines(headers: HeadersArg) -> list[tuple[bytes, bytes]]:
+    """(name, value) lines from a mapping (a sequence value gives one line per item)
+    or a sequence of pairs."""
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        pairs: list[tuple[Any, Any]] = []
+        for name, value in headers.items():
+            if isinstance(value, (list, tuple)):
+                pairs.extend((name, v) for v in value)
+            else:
+                pairs.append((name, value))
+    elif isinstance(headers, (list, tuple)):
+        pairs = []
+        for item in headers:
+            if not isinstance(item, tuple) or len(item) != 2:
+                raise TypeError("rlc: headers must be a mapping or a sequence of (name, value) pairs")
+            pairs.append(item)
+    else:
+        raise TypeError(f"rlc: headers must be a mapping or a sequence of pairs, got {type(headers).__name__}")
+    out = []
+    for name, value in pairs:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"rlc: a header name must be a non-empty str, got {name!r}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        out.append((check_str(name, "header name"), check_str(value, f"header {name!r}")))
+    return out
+
+
+class _Pending:
+    """A request between rlc_submit and its callback."""
+
+    __slots__ = ("deliver", "method", "url", "owner")
+
+    def __init__(self, deliver: Callable[[Outcome], None], method: str, url: str, owner: object) -> None:
+        self.deliver = deliver
+        self.method = method
+        self.url = url
+        # Keeps the Python client alive while a request is pending, so that its
+        # finalizer cannot close the client under a request somebody awaits.
+        self.owner = owner
+
+
+class NativeClient:
+    """An rlc_client, its trampoline and its pending requests."""
+
+    def __init__(self, config: Config) -> None:
+        lib = _native.lib()
+        self._lib = lib
+        cfg = build_native_config(config)
+        out = ctypes.c_void_p()
+        try:
+            checked(lib, lib.rlc_client_new(cfg, ctypes.byref(out)), "rlc_client_new")
+        finally:
+            lib.rlc_config_free(cfg)
+        self._ptr: int = out.value or 0
+        self._pending: dict[int, _Pending] = {}
+        self._pending_lock = threading.Lock()
+        # Guards the pointer's life: no call uses it once `closed` is set under it.
+        self._use_lock = threading.Lock()
+        self._keys = itertools.count(1)  # 0 would be a NULL user_data
+        self.closed = False
+        self._closing: Optional[concurrent.futures.Future[None]] = None
+        self.completion_thread: Optional[int] = None
+        self._trampoline: Any = _native.CALLBACK(self._on_completion)
+        # Output arguments for reading responses, made once: only the completion thread
+        # reads responses, one at a time, and a byref() per call adds about a microsecond.
+        self._body_size = ctypes.c_size_t()
+        self._header_name = ctypes.c_char_p()
+        self._header_value = ctypes.c_char_p()
+        self._body_size_ref = ctypes.byref(self._body_size)
+        self._header_refs = (ctypes.byref(self._header_name), ctypes.byref(self._header_value))
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, req: Prepared, deliver: Callable[[Outcome], None], owner: object) -> int:
+        """Queues `req`; `deliver` is called exactly once, on the completion thread,
+        if and only if this returns (its request id). Raises otherwise."""
+        lib = self._lib
+        handle: Optional[int] = lib.rlc_request_new(req.method_b, req.target_b)
+        if not handle:
+            detail = lib.last_error()
+            raise make_error(_native.RLC_E_INVALID_ARGUMENT, detail or f"invalid request {req.method} {req.target}")
+        try:
+            for name, value in req.headers:
+                checked(lib, lib.rlc_request_set_header(handle, name, value), f"header {name.decode()!r}")
+            if req.body is not None:
+                checked(lib, lib.rlc_request_set_body(handle, req.body, len(req.body)), "body")
+            if req.timeout_ms is not None:
+                checked(lib, lib.rlc_request_set_timeout(handle, req.timeout_ms), "timeout")
+            if req.deadline_ms is not None:
+                checked(lib, lib.rlc_request_set_deadline(handle, req.deadline_ms), "deadline")
+            if req.retry_non_idempotent is not None:
+                checked(
+                    lib,
+                    lib.rlc_request_set_retry_non_idempotent(handle, req.retry_non_idempotent),
+                    "retry_non_idempotent",
+                )
+        except BaseException:
+            lib.rlc_request_free(handle)
+            raise
+
+        # Registered before the submit: the callback may run before rlc_submit returns.
+        key = next(self._keys)
+        with self._pending_lock:
+            self._pending[key] = _Pending(deliver, req.method, req.target, owner)
+        request_id = ctypes.c_uint64()
+        code: Optional[int] = None  # None: the client was closed, nothing submitted
+        with self._use_lock:
+            if not self.closed:  # rlc_submit takes the request in every case
+                code = lib.rlc_submit(self._ptr, handle, req.priority, self._trampoline, key, ctypes.byref(request_id))
+        if code == _native.RLC_OK:
+            return request_id.value
+        with self._pending_lock:
+            self._pending.pop(key, None)
+        if code is None:
+            lib.rlc_request_free(handle)
+            raise make_error(_native.RLC_E_SHUTDOWN, "the client is closed")
+        detail = lib.last_error()
+        raise make_error(code, detail or f"{req.method} {req.target} was refused")
+
+    def cancel(self, request_id: int) -> bool:
+        """Asks librlc to cancel; True when it will complete with RLC_E_CANCELLED
+        (False when it is already done or the client is closed)."""
+        with self._use_lock:
+            if self.closed:
+                return False
+            return bool(self._lib.rlc_cancel(self._ptr, request_id) == _native.RLC_OK)
+
+    def _on_completion(self, user_data: Optional[int], request_id: int, result: int, resp: Optional[int]) -> None:
+        # Runs on librlc's completion thread. An exception must not escape into C
+        # (ctypes would only print it and the request would never settle), so any
+        # failure to read the response is delivered as the request's error.
+        self.completion_thread = threading.get_ident()
+        with self._pending_lock:
+            entry = self._pending.pop(user_data or 0, None)
+        if entry is None:
+            return
+        try:
+            outcome: Outcome = self._read(entry, result, resp)
+        except Exception as e:  # handed to the waiter instead of lost
+            outcome = make_error(_native.RLC_E_PANIC, f"rlc: reading the response failed: {e!r}")
+        try:
+            entry.deliver(outcome)
+        except Exception:  # e.g. a closed loop: nobody waits any more
+            pass
+
+    def _read(self, entry: _Pending, result: int, resp: Optional[int]) -> Outcome:
+        lib = self._lib
+        attempts = int(lib.rlc_response_attempts(resp))
+        if result != _native.RLC_OK:
+            message: Optional[bytes] = lib.rlc_response_error_message(resp)
+            text = message.decode("utf-8", "replace") if message else ""
+            return make_error(result, text, name=lib.result_name(result), attempts=attempts)
+        address: Optional[int] = lib.rlc_response_body(resp, self._body_size_ref)
+        size = self._body_size.value
+        content = ctypes.string_at(address, size) if address and size else b""
+        lines = []
+        name, value = self._header_name, self._header_value
+        name_ref, value_ref = self._header_refs
+        header_at = lib.rlc_response_header_at
+        for i in range(lib.rlc_response_header_count(resp)):
+            if header_at(resp, i, name_ref, value_ref) == _native.RLC_OK:
+                lines.append((name.value or b"", value.value or b""))
+        return Response(
+            status=int(lib.rlc_response_status(resp)),
+            headers=Headers(lines),
+            content=content,
+            attempts=attempts,
+            method=entry.method,
+            url=entry.url,
+        )
+
+    # ------------------------------------------------------------------ metrics
+
+    def metrics(self) -> Metrics:
+        out = _native.NativeMetrics()
+        with self._use_lock:
+            self._check_open()
+            checked(self._lib, self._lib.rlc_client_metrics(self._ptr, ctypes.byref(out)), "rlc_client_metrics")
+        return Metrics.from_native(out)
+
+    def metrics_prometheus(self) -> str:
+        needed = ctypes.c_size_t()
+        size = 8192
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            with self._use_lock:
+                self._check_open()
+                checked(
+                    self._lib,
+                    self._lib.rlc_client_metrics_prometheus(self._ptr, buf, size, ctypes.byref(needed)),
+                    "rlc_client_metrics_prometheus",
+                )
+            if needed.value <= size:
+                return buf.value.decode("utf-8", "replace")
+            size = needed.value + 1024  # the text may grow between the two calls
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise make_error(_native.RLC_E_SHUTDOWN, "the client is closed")
+
+    # ------------------------------------------------------------------ closing
+
+    def close(self) -> concurrent.futures.Future[None]:
+        """Starts closing (once) and returns a future done when every callback has
+        been delivered and every librlc thread joined."""
+        with self._use_lock:
+            if self._closing is not None:
+                return self._closing
+            self.closed = True
+            self._closing = concurrent.futures.Future()
+        # Not a daemon: the interpreter waits for it at exit, so librlc's threads are
+        # joined before Python finalizes (a callback into a finalizing interpreter hangs).
+        try:
+            threading.Thread(target=self._free, name="rlc-close", daemon=False).start()
+        except RuntimeError:  # no new threads while the interpreter shuts down
+            self._free()
+        return self._closing
+
+    def _free(self) -> None:
+        assert self._closing is not None
+        try:
+            self._lib.client_free_releasing_gil(self._ptr)
+            self._ptr = 0
+            # Every accepted request has had its callback; anything left was never
+            # accepted, but settle it rather than leave a waiter hanging.
+            with self._pending_lock:
+                leftovers = list(self._pending.values())
+                self._pending.clear()
+            for entry in leftovers:
+                entry.deliver(make_error(_native.RLC_E_SHUTDOWN, "the client was closed"))
+            self._trampoline = None
+        finally:
+            self._closing.set_result(None)
+
+    def on_completion_thread(self) -> bool:
+        return threading.get_ident() == self.completion_thread
+
+
+def close_forgotten(native: NativeClient) -> None:
+    """The finalizer of a client dropped (or alive at exit) without close(): a
+    backstop, like a Go finalizer. Waits unless it runs on the completion thread."""
+    done = native.close()
+    if not native.on_completion_thread():
+        done.result()
+
+
+def attach_finalizer(owner: object, native: NativeClient) -> weakref.finalize[[NativeClient], object]:
+    return weakref.finalize(owner, close_forgotten, native)

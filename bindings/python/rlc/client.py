@@ -1,0 +1,297 @@
+"""The Pythonic clients: AsyncClient for asyncio, Client for scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import functools
+import threading
+from typing import Any, Coroutine, Optional
+
+from . import _native
+from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
+from .config import Config
+from .errors import RlcError, make_error
+from .metrics import Metrics
+from .response import Response
+
+
+def _config(config: Optional[Config], options: dict[str, Any]) -> Config:
+    """`config` with `options` (Config's field names) laid over it."""
+    if config is not None and not isinstance(config, Config):
+        raise TypeError(f"rlc: config must be an rlc.Config, got {type(config).__name__}")
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"rlc: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return dataclasses.replace(config or Config(), **options)
+
+
+class _LoopInbox:
+    """Completions bound for one event loop. The completion thread appends; the loop
+    drains. One call_soon_threadsafe (one wake-up of the loop) per batch rather than
+    per response keeps a busy client from flooding the loop's self-pipe."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._items: list[tuple[asyncio.Future[Response], Outcome]] = []
+        self._lock = threading.Lock()
+
+    def put(self, future: asyncio.Future[Response], outcome: Outcome) -> None:
+        with self._lock:
+            self._items.append((future, outcome))
+            first = len(self._items) == 1
+        if first:
+            try:
+                self.loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop is closed: nobody can await these any more
+                with self._lock:
+                    self._items.clear()
+
+    def _drain(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for future, outcome in items:
+            if future.done():  # the awaiting task was cancelled
+                continue
+            if isinstance(outcome, RlcError):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+
+class AsyncClient:
+    """An rlc client for asyncio.
+
+    `await client.get(path)` gives a Response for any HTTP status and raises an
+    RlcError subclass when no response came. Cancelling the awaiting task cancels the
+    request (rlc_cancel). `async with` closes the client without blocking the loop.
+    The client may be used from any event loop and any thread.
+    """
+
+    def __init__(self, config: Optional[Config] = None, /, **options: Any) -> None:
+        self.config = _config(config, options)
+        self._native = NativeClient(self.config)
+        self._inboxes: dict[asyncio.AbstractEventLoop, _LoopInbox] = {}
+        self._inboxes_lock = threading.Lock()
+        self._finalizer = attach_finalizer(self, self._native)
+
+    def _inbox(self, loop: asyncio.AbstractEventLoop) -> _LoopInbox:
+        inbox = self._inboxes.get(loop)
+        if inbox is None:
+            with self._inboxes_lock:
+                for old in [lp for lp in self._inboxes if lp.is_closed()]:
+                    del self._inboxes[old]
+                inbox = self._inboxes.setdefault(loop, _LoopInbox(loop))
+        return inbox
+
+    # The verb methods return request()'s coroutine rather than awaiting it in one of
+    # their own: the same for the caller, one coroutine fewer per request.
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        priority: int = 0,
+        headers: HeadersArg = None,
+        content: Content = None,
+        json: Any = MISSING,
+        timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
+        retry_non_idempotent: Optional[bool] = None,
+    ) -> Response:
+        """Sends `method` to `url` (a path joined to base_url, or an absolute URL).
+
+        priority: higher goes first (100 before 1). content: bytes or str (UTF-8);
+        json: any JSON-serialisable value (sets Content-Type). timeout: seconds per
+        attempt; deadline: seconds for the whole request, queueing and retries
+        included. retry_non_idempotent: allow retries of e.g. a POST.
+        """
+        loop = asyncio.get_running_loop()
+        prepared = Prepared(
+            method, url, priority=priority, headers=headers, content=content, json=json,
+            timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
+        )
+        future: asyncio.Future[Response] = loop.create_future()
+        deliver = functools.partial(self._inbox(loop).put, future)
+        request_id = self._native.submit(prepared, deliver, owner=self)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.cancelled():  # our task was cancelled, not the request
+                self._native.cancel(request_id)
+            raise
+
+    def get(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def get_metrics(self) -> Metrics:
+        """A snapshot of the metrics (ShutdownError once closed)."""
+        return self._native.metrics()
+
+    def metrics_prometheus(self) -> str:
+        """The metrics in the Prometheus text exposition format."""
+        return self._native.metrics_prometheus()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    async def aclose(self) -> None:
+        """Stops intake, completes queued requests with ShutdownError, waits for those
+        in flight and frees the client, on a thread of its own: the loop keeps
+        running meanwhile. Every pending request has settled when this returns.
+        Safe to call more than once."""
+        self._finalizer.detach()
+        await asyncio.wrap_future(self._native.close())
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def _settle(future: concurrent.futures.Future[Response], outcome: Outcome) -> None:
+    try:
+        if isinstance(outcome, RlcError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except concurrent.futures.InvalidStateError:  # cancelled by its owner first
+        pass
+
+
+class Client:
+    """A blocking rlc client for scripts and threads.
+
+    `client.get(path)` blocks until the response (Ctrl-C cancels the request);
+    `client.submit(...)` returns a concurrent.futures.Future at once, so many
+    requests can be in the queue together. Close it with `with` or close().
+    """
+
+    def __init__(self, config: Optional[Config] = None, /, **options: Any) -> None:
+        self.config = _config(config, options)
+        self._native = NativeClient(self.config)
+        self._finalizer = attach_finalizer(self, self._native)
+
+    def submit(
+        self,
+        method: str,
+        url: str,
+        *,
+        priority: int = 0,
+        headers: HeadersArg = None,
+        content: Content = None,
+        json: Any = MISSING,
+        timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
+        retry_non_idempotent: Optional[bool] = None,
+    ) -> concurrent.futures.Future[Response]:
+        """Queues a request (arguments as AsyncClient.request) and returns its future.
+        Cancelling the future cancels the request. The future's callbacks run on
+        librlc's completion thread: keep them short and do not wait there."""
+        prepared = Prepared(
+            method, url, priority=priority, headers=headers, content=content, json=json,
+            timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
+        )
+        future: concurrent.futures.Future[Response] = concurrent.futures.Future()
+        request_id = self._native.submit(prepared, functools.partial(_settle, future), owner=self)
+        native = self._native
+
+        def cancel_if_cancelled(f: concurrent.futures.Future[Response]) -> None:
+            if f.cancelled():
+                native.cancel(request_id)
+
+        future.add_done_callback(cancel_if_cancelled)
+        return future
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        """Sends a request and blocks until its response (arguments as
+        AsyncClient.request)."""
+        if self._native.on_completion_thread():
+            raise make_error(_native.RLC_E_INVALID_STATE,
+                             "rlc: a blocking request inside a completion callback would deadlock")
+        future = self.submit(method, url, **kwargs)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # e.g. KeyboardInterrupt: do not leave the request running
+            raise
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def get_metrics(self) -> Metrics:
+        return self._native.metrics()
+
+    def metrics_prometheus(self) -> str:
+        return self._native.metrics_prometheus()
+
+    @property
+    def closed(self) -> bool:
+        return self._native.closed
+
+    def close(self) -> None:
+        """Stops intake, completes queued requests with ShutdownError, waits for those
+        in flight, delivers every callback and frees the client. Called from a
+        future's callback it returns at once and the closing finishes after it."""
+        self._finalizer.detach()
+        done = self._native.close()
+        if not self._native.on_completion_thread():
+            done.result()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def version() -> str:
+    """The version of the loaded librlc, such as "0.1.0"."""
+    raw: bytes = _native.lib().rlc_version()
+    return raw.decode()
+
+
+def library_path() -> str:
+    """The file or name librlc was loaded from."""
+    return _native.lib().path

@@ -1,0 +1,55 @@
+"""The client's metrics as a dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Optional
+
+from ._native import NativeMetrics
+
+BREAKER_STATES = {0: "closed", 1: "open", 2: "half_open"}
+_NO_LIMIT = 2**64 - 1
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A snapshot: counters since the client started, gauges as of now; latencies in
+    microseconds (0 before any request)."""
+
+    submitted: int
+    succeeded: int
+    http_4xx: int
+    http_5xx: int
+    timeouts: int
+    connect_errors: int
+    circuit_open: int
+    queue_full: int
+    cancelled: int
+    shutdown: int
+    retries: int
+    queue_depth: int
+    in_flight: int
+    #: "closed", "open" or "half_open".
+    breaker_state: str
+    latency_p50_us: int
+    latency_p90_us: int
+    latency_p99_us: int
+    other_errors: int
+    breaker_transitions: int
+    server_pauses: int
+    paused_ms: int
+    #: Whole tokens in the tightest rate limit; None when there is no limit.
+    tokens_available: Optional[int]
+    queue_wait_p50_us: int
+    queue_wait_p90_us: int
+    queue_wait_p99_us: int
+    attempt_p50_us: int
+    attempt_p90_us: int
+    attempt_p99_us: int
+
+    @classmethod
+    def from_native(cls, m: NativeMetrics) -> Metrics:
+        values: dict[str, object] = {f.name: getattr(m, f.name) for f in fields(cls)}
+        values["breaker_state"] = BREAKER_STATES.get(m.breaker_state, str(m.breaker_state))
+        values["tokens_available"] = None if m.tokens_available == _NO_LIMIT else m.tokens_available
+        return cls(**values)  # type: ignore[arg-type]
