@@ -8,10 +8,11 @@
 // has run. So this file never blocks the main thread in a native call that waits for
 // callbacks: the client is freed with rlc_client_free_async, which shuts it down on a
 // thread of the library's own and calls back when it is done, while the main thread
-// keeps delivering the last callbacks (and libuv's pool stays free for fs and DNS). Each client registers ONE
-// callback with koffi and routes completions to pending promises by `user_data` (a
-// token chosen here before the submit). A completion's response is borrowed only for
-// the duration of the callback, so everything is copied into JS memory inside it.
+// keeps delivering the last callbacks (and libuv's pool stays free for fs and DNS).
+// Each client registers ONE callback with koffi and routes completions to pending
+// promises by `user_data` (a token chosen here before the submit). A completion's
+// response is borrowed only for the duration of the callback, so everything is
+// copied into JS memory inside it.
 //
 // koffi's callback queue does not keep the event loop alive, so while a request is
 // pending a timer does (see `keepAlive`); with nothing pending, no handle is left and
