@@ -45,9 +45,11 @@ func priorityFrom(ctx context.Context) int {
 // any kind are responses, not errors. Errors are the library's *Error, or the
 // context's error when the context ended first.
 //
-// req.Host is not used: the request goes to the URL's host. The library follows
-// redirects and keeps no cookie jar of its own; give the
-// http.Client a CheckRedirect and Jar as usual, they see what rlc returns.
+// req.Host is not used: the request goes to the URL's host. Redirects are the
+// client's: rlc follows them by Config.Redirects (each hop rate limited), so an
+// http.Client's CheckRedirect sees only a 3xx that rlc hands back (with
+// Redirects.Max 0, all of them). rlc keeps no cookies: an http.Client's Jar works
+// as usual on what rlc returns.
 func (c *Client) Transport() http.RoundTripper {
 	return &transport{client: c}
 }
