@@ -102,6 +102,15 @@ pub fn server_pause(
     header: &dyn Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Option<Duration> {
+    server_pause_source(status, header, now).map(|(pause, _)| pause)
+}
+
+/// [`server_pause`], with the name of the header that asked for the pause that won.
+pub fn server_pause_source(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    now: SystemTime,
+) -> Option<(Duration, &'static str)> {
     let retry_after = if status == 429 || status == 503 {
         header("Retry-After").and_then(|v| parse_retry_after(&v, now))
     } else {
@@ -112,11 +121,15 @@ pub fn server_pause(
     let draft =
         exhausted_reset(header("RateLimit-Remaining"), header("RateLimit-Reset"), now, false);
     let combined = header("RateLimit").and_then(|v| parse_ratelimit_field(&v));
-    [retry_after, legacy, draft, combined]
-        .into_iter()
-        .flatten()
-        .filter(|pause| !pause.is_zero())
-        .max()
+    [
+        (retry_after, "Retry-After"),
+        (legacy, "X-RateLimit-Reset"),
+        (draft, "RateLimit-Reset"),
+        (combined, "RateLimit"),
+    ]
+    .into_iter()
+    .filter_map(|(pause, source)| pause.filter(|p| !p.is_zero()).map(|p| (p, source)))
+    .max_by_key(|(pause, _)| *pause)
 }
 
 /// The pause asked by a remaining/reset header pair: only when remaining is 0.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ureq::tls::{Certificate, PemItem};
 
 use crate::error::{Error, Result};
+use crate::event::{Event, EventHook};
 use crate::redirect::RedirectPolicy;
 use crate::request::{validate_header_name, validate_header_value};
 
@@ -97,6 +98,8 @@ pub struct Config {
     pub(crate) sensitive_headers: Vec<String>,
     /// The longest pause or retry delay a server's headers may impose.
     pub(crate) max_server_pause: Duration,
+    /// Called with every event, on the completion thread.
+    pub(crate) on_event: Option<EventHook>,
 }
 
 impl Default for Config {
@@ -116,6 +119,7 @@ impl Default for Config {
             redirects: RedirectPolicy::default(),
             sensitive_headers: Vec::new(),
             max_server_pause: Duration::from_secs(5 * 60),
+            on_event: None,
         }
     }
 }
@@ -320,5 +324,20 @@ impl Config {
         }
         self.max_server_pause = max;
         Ok(self)
+    }
+
+    /// Watches the client: `hook` is called with every [`Event`] (breaker
+    /// transitions, retries, server pauses, dropped requests, limit changes) on the
+    /// completion thread, in order with the callbacks. It must not block for long: it
+    /// holds up the callbacks behind it.
+    pub fn on_event(&mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &mut Self {
+        self.on_event = Some(EventHook::new(hook));
+        self
+    }
+
+    /// [`Config::on_event`] with a hook already made, or None to stop watching.
+    pub fn event_hook(&mut self, hook: Option<EventHook>) -> &mut Self {
+        self.on_event = hook;
+        self
     }
 }

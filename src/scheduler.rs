@@ -14,13 +14,14 @@ use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use ureq::http::Uri;
 
-use crate::backoff::{parse_retry_after, retry_delay, server_pause};
-use crate::breaker::{Admission, CircuitBreaker};
+use crate::backoff::{parse_retry_after, retry_delay, server_pause_source};
+use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::client::Callback;
 use crate::clock::{nanos, Clock, MonotonicClock, Nanos};
 use crate::completion::{Completion, CompletionQueue};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
@@ -219,13 +220,28 @@ impl Shared {
     /// The completion thread's body: every callback, then the client handle if it
     /// was freed inside one of them.
     pub fn run_completions(&self) {
-        self.completions.run();
+        self.completions.run(self.config.on_event.as_ref());
         let freed = self.freed_in_callback.lock().take();
         drop(freed);
     }
 
     pub fn is_completion_thread(&self) -> bool {
         self.completion_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Hands an event to the completion thread, when someone watches.
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if self.config.on_event.is_some() {
+            self.completions.push_event(event());
+        }
+    }
+
+    /// Emits the breaker's transition, if it made one since it was `before`.
+    fn emit_breaker_change(&self, before: BreakerState, core: &Core) {
+        let after = core.breaker.stored_state();
+        if before != after {
+            self.emit(|| Event::Breaker { from: before, to: after });
+        }
     }
 
     /// Hands a final result to the completion thread.
@@ -256,6 +272,7 @@ impl Shared {
         }
         if !core.breaker.accepts_submit(now) {
             self.metrics.circuit_open_at_submit();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::CircuitOpen });
             return Err((
                 Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"),
                 callback,
@@ -263,6 +280,7 @@ impl Shared {
         }
         if core.queued >= self.config.max_queue_size {
             self.metrics.queue_full();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::QueueFull });
             return Err((
                 Error::new(
                     ErrorKind::QueueFull,
@@ -436,6 +454,10 @@ impl Shared {
                 Admission::Reject => {
                     core.ready.pop();
                     let job = core.take_queued(head.id).expect("live head");
+                    self.emit(|| Event::Dropped {
+                        id: Some(head.id),
+                        reason: ErrorKind::CircuitOpen,
+                    });
                     let err = Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open");
                     self.finish(job, Err(err), now);
                     continue;
@@ -458,7 +480,9 @@ impl Shared {
             let credited = core.limiter.try_acquire(now, demand).map_err(Wait::Until)?;
             core.demand_since = Some(credited);
             core.ready.pop();
+            let before = core.breaker.stored_state();
             let probe = matches!(core.breaker.admit(now), Admission::Allow { probe: true });
+            self.emit_breaker_change(before, core);
             let entry = core.table.get_mut(&head.id).expect("live head");
             let mut job = entry.job.take().expect("live head");
             core.queued -= 1;
@@ -483,6 +507,7 @@ impl Shared {
             }
             core.deadlines.pop();
             if let Some(job) = core.take_queued(id) {
+                self.emit(|| Event::Dropped { id: Some(id), reason: ErrorKind::Timeout });
                 let err =
                     Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
                 self.finish(job, Err(err), now);
@@ -516,18 +541,26 @@ impl Shared {
         core.in_flight -= 1;
         self.metrics.attempt(now.saturating_sub(job.sent_at));
         core.limiter.release(now);
+        let before = core.breaker.stored_state();
         if reached_network {
             core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
         } else if job.probe {
             core.breaker.release_probe();
         }
+        self.emit_breaker_change(before, &core);
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
-            if let Some(pause) = server_pause(response.status, &header, wall) {
-                let pause = self.capped_pause(pause);
+            if let Some((asked, source)) = server_pause_source(response.status, &header, wall) {
+                let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
                 self.metrics.server_pause();
+                self.emit(|| Event::Pause {
+                    duration: pause,
+                    status: response.status,
+                    header: source,
+                    capped: pause < asked,
+                });
             }
             retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
         }
@@ -559,13 +592,19 @@ impl Shared {
             && is_retryable(&attempt)
             && job.request.may_retry()
             && job.attempts <= policy.max_retries;
-        let not_before = wants_retry.then(|| {
+        let delay = wants_retry.then(|| {
             let hint = retry_after.map(|hint| self.capped_pause(hint));
-            let delay = retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng());
-            now.saturating_add(nanos(delay))
+            retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng())
         });
-        match not_before {
-            Some(t) if job.deadline.map_or(true, |d| t < d) => {
+        match delay.map(|d| (d, now.saturating_add(nanos(d)))) {
+            Some((delay, t)) if job.deadline.map_or(true, |d| t < d) => {
+                self.emit(|| Event::Retry {
+                    id: job.key.id,
+                    attempt: job.attempts,
+                    delay,
+                    status: attempt.as_ref().map_or(0, |r| r.status),
+                    error: attempt.as_ref().err().map(Error::kind),
+                });
                 self.requeue(&mut core, job, Some(t));
                 self.metrics.retry();
             }

@@ -48,6 +48,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -228,6 +229,31 @@ private:
 
 /// A client configuration (rlc_config). Setters chain and throw Error when the
 /// library refuses a value. A Client copies it, so one Config may start several.
+/// Watches a client's events (rlc_event in rlc.h: breaker transitions, retries,
+/// server pauses, dropped requests, limit changes); runs on the completion thread.
+using EventHandler = std::function<void(const rlc_event &)>;
+
+} // namespace rlc
+
+extern "C" {
+/// The C event callback of every Config::on_event: `user_data` is the handler. No
+/// exception leaves.
+inline void rlc_hpp_event(void *user_data, const rlc_event *event) noexcept {
+    try {
+        (*static_cast<rlc::EventHandler *>(user_data))(*event);
+    } catch (...) {
+        std::fprintf(stderr, "rlc.hpp: the event handler threw (ignored)\n");
+    }
+}
+
+/// Releases an event handler kept alive for a shutdown finished by the library.
+inline void rlc_hpp_release_handler(void *user_data) noexcept {
+    delete static_cast<std::shared_ptr<rlc::EventHandler> *>(user_data);
+}
+}
+
+namespace rlc {
+
 class Config {
 public:
     Config() : cfg_(rlc_config_new()) {
@@ -315,6 +341,15 @@ public:
     Config &max_server_pause(std::chrono::milliseconds max) & {
         return ok(rlc_config_set_max_server_pause(cfg_, detail::millis(max)));
     }
+    /// Calls `handler` with every event of the clients made from this config, on their
+    /// completion thread, in order with the callbacks. Each client keeps it alive.
+    Config &on_event(EventHandler handler) & {
+        if (!handler) throw Error(Result::InvalidArgument, "on_event needs a function");
+        auto kept = std::make_shared<EventHandler>(std::move(handler));
+        ok(rlc_config_set_event_callback(cfg_, &rlc_hpp_event, kept.get()));
+        on_event_ = std::move(kept);
+        return *this;
+    }
 
     // The same setters on a temporary, handing it on: Client(Config().workers(2)).
     Config &&base_url(const std::string &url) && { return std::move(base_url(url)); }
@@ -352,6 +387,10 @@ public:
     Config &&max_server_pause(std::chrono::milliseconds max) && {
         return std::move(max_server_pause(max));
     }
+    Config &&on_event(EventHandler handler) && { return std::move(on_event(std::move(handler))); }
+
+    /// The event handler set with on_event, shared with the clients made since.
+    const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }
 
     /// The C handle, still owned by this Config (NULL once moved from).
     const rlc_config *get() const noexcept { return cfg_; }
@@ -363,6 +402,7 @@ private:
     }
 
     rlc_config *cfg_;
+    std::shared_ptr<EventHandler> on_event_;
 };
 
 /// One HTTP request (rlc_request). Client::submit, submit_future and send take it
@@ -506,18 +546,20 @@ namespace rlc {
 class Client {
 public:
     /// Starts a client from a copy of `config`. Throws Error if it cannot start.
-    explicit Client(const Config &config) {
+    explicit Client(const Config &config) : on_event_(config.event_handler()) {
         rlc_client *c = nullptr;
         detail::check(rlc_client_new(config.get(), &c));
         client_ = c;
     }
     ~Client() { close(); }
-    Client(Client &&other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    Client(Client &&other) noexcept
+        : client_(std::exchange(other.client_, nullptr)), on_event_(std::move(other.on_event_)) {}
     /// Closes this client first (waiting as close() does), then takes `other`'s.
     Client &operator=(Client &&other) noexcept {
         if (this != &other) {
             close();
             client_ = std::exchange(other.client_, nullptr);
+            on_event_ = std::move(other.on_event_);
         }
         return *this;
     }
@@ -621,12 +663,24 @@ public:
     /// InvalidState. Inside one of this client's callbacks it does not wait: the
     /// remaining callbacks are delivered after the current one returns. Idempotent.
     void close() noexcept {
-        if (client_) {
-            // Freed first, forgotten after: callbacks that run during the shutdown
-            // may still submit (and are refused with Shutdown by the library).
-            rlc_client_free(client_);
-            client_ = nullptr;
+        if (!client_) return;
+        if (on_event_ && rlc_client_in_callback(client_)) {
+            // The library finishes this shutdown after the current callback, and may
+            // still call the event handler then: hand it a reference that it drops
+            // once everything is done.
+            auto *kept = new (std::nothrow) std::shared_ptr<EventHandler>(on_event_);
+            if (kept && rlc_client_free_async(client_, &rlc_hpp_release_handler, kept) == RLC_OK) {
+                client_ = nullptr;
+                return;
+            }
+            delete kept;
+            // No thread for the async close: the handler must then outlive this object.
+            static_cast<void>(new (std::nothrow) std::shared_ptr<EventHandler>(on_event_));
         }
+        // Freed first, forgotten after: callbacks that run during the shutdown
+        // may still submit (and are refused with Shutdown by the library).
+        rlc_client_free(client_);
+        client_ = nullptr;
     }
 
     /// True once closed or moved from.
@@ -642,6 +696,8 @@ private:
     }
 
     rlc_client *client_ = nullptr;
+    /// Kept alive while the library may call it (see close()).
+    std::shared_ptr<EventHandler> on_event_;
 };
 
 } // namespace rlc

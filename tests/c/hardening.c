@@ -175,6 +175,64 @@ static void setters_check_their_arguments(void) {
     rlc_client_free(client);
 }
 
+/* ---- the event callback ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    int retries;
+    int other;
+    uint32_t last_attempt;
+    size_t size;
+} event_log;
+
+static void on_event(void *user_data, const rlc_event *event) {
+    event_log *log = (event_log *)user_data;
+    pthread_mutex_lock(&log->mu);
+    log->size = event->size;
+    if (event->kind == RLC_EVENT_RETRY && event->status == 503 && event->reason == RLC_OK) {
+        log->retries++;
+        log->last_attempt = event->attempt;
+    } else {
+        log->other++;
+    }
+    pthread_mutex_unlock(&log->mu);
+}
+
+static event_log *the_log;
+
+static void watched(rlc_config *cfg) {
+    CHECK_RC(rlc_config_set_event_callback(cfg, on_event, the_log), RLC_OK);
+    CHECK_RC(rlc_config_set_retry(cfg, 3, 5, 20), RLC_OK);
+}
+
+static void events_reach_the_callback(void) {
+    event_log log;
+    latch l;
+    ticket t;
+    rlc_request_id id;
+    rlc_client *client;
+
+    pthread_mutex_init(&log.mu, NULL);
+    log.retries = log.other = 0;
+    log.last_attempt = 0;
+    log.size = 0;
+    the_log = &log;
+    latch_init(&l);
+    t.latch = &l;
+    t.tag = 0;
+    CHECK_RC(rlc_config_set_event_callback(NULL, on_event, NULL), RLC_E_INVALID_ARGUMENT);
+    client = client_with(base_url, watched);
+    CHECK_RC(rlc_submit(client, request("GET", "/flaky/c-events/2"), 0, on_done, &t, &id), RLC_OK);
+    CHECK(latch_wait(&l, 1, 30000) == 1);
+    CHECK(l.seen[0].status == 200 && l.seen[0].attempts == 3);
+    rlc_client_free(client);
+    /* Both retries were announced before the completion, and nothing else happened. */
+    CHECK(log.retries == 2 && log.last_attempt == 2 && log.other == 0);
+    CHECK(log.size == sizeof(rlc_event));
+    pthread_mutex_destroy(&log.mu);
+    latch_destroy(&l);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
@@ -184,5 +242,6 @@ int main(int argc, char **argv) {
     free_inside_a_callback_keeps_the_handle_for_later_callbacks();
     free_async_returns_at_once_and_calls_back_after_every_callback();
     setters_check_their_arguments();
+    events_reach_the_callback();
     return finish("hardening");
 }
