@@ -45,6 +45,37 @@ typedef enum rlc_breaker_state {
 } rlc_breaker_state;
 
 /*
+ The kind of an `rlc_event` (its `kind` field). Values are only ever appended.
+ */
+typedef enum rlc_event_kind {
+  /*
+   The breaker changed state: `breaker_from`, `breaker_to`.
+   */
+  RLC_EVENT_BREAKER = 0,
+  /*
+   A failed attempt will be retried: `id`, `attempt` (the one that failed, 1 for
+   the first), `delay_ms`, and `status` (its HTTP status) or `reason` (why no
+   response came; RLC_OK when one did).
+   */
+  RLC_EVENT_RETRY = 1,
+  /*
+   The server asked the whole client to pause: `delay_ms` (the pause, after the
+   cap), `status`, `header` (which header asked), `capped`.
+   */
+  RLC_EVENT_PAUSE = 2,
+  /*
+   A request was dropped without being sent: `reason` is RLC_E_QUEUE_FULL or
+   RLC_E_CIRCUIT_OPEN at submit (`id` 0: it never had one), RLC_E_CIRCUIT_OPEN or
+   RLC_E_TIMEOUT (its deadline passed) in the queue (`id` set).
+   */
+  RLC_EVENT_DROPPED = 3,
+  /*
+   A rate limit changed while the client runs: `limit_max` per `limit_window_ms`.
+   */
+  RLC_EVENT_LIMIT = 4,
+} rlc_event_kind;
+
+/*
  A metric that `rlc_client_metric` reads, one at a time, beyond the `rlc_metrics`
  struct (whose layout is fixed for a soname). Values are only ever appended.
  */
@@ -303,6 +334,78 @@ typedef struct rlc_metrics {
    */
   uint64_t attempt_p99_us;
 } rlc_metrics;
+
+/*
+ One event, borrowed for the duration of the callback only. Fields that do not
+ apply to its kind are 0 (`header` is then ""). Fields are only ever appended:
+ `size` is `sizeof(rlc_event)` as the library was built, so a program compiled
+ against an older header reads the fields it knows, and one compiled against a
+ newer header checks `size` before reading a field the library may not have.
+ */
+typedef struct rlc_event {
+  /*
+   `sizeof(rlc_event)` as the library was built.
+   */
+  size_t size;
+  /*
+   An `rlc_event_kind` value; an integer, so a kind from a newer library is not
+   undefined behaviour: ignore kinds you do not know.
+   */
+  uint32_t kind;
+  /*
+   The request concerned (RETRY, DROPPED), or 0.
+   */
+  uint64_t id;
+  /*
+   BREAKER: the state it left.
+   */
+  enum rlc_breaker_state breaker_from;
+  /*
+   BREAKER: the state it entered.
+   */
+  enum rlc_breaker_state breaker_to;
+  /*
+   RETRY: the attempt that failed, 1 for the first.
+   */
+  uint32_t attempt;
+  /*
+   RETRY: the wait before the next attempt; PAUSE: the pause; in milliseconds.
+   */
+  uint64_t delay_ms;
+  /*
+   RETRY, PAUSE: the HTTP status of the response, 0 when none came.
+   */
+  uint16_t status;
+  /*
+   RETRY: why no response came (RLC_OK when one did); DROPPED: why it was dropped.
+   */
+  enum rlc_result reason;
+  /*
+   PAUSE: the header that asked ("Retry-After", "X-RateLimit-Reset",
+   "RateLimit-Reset" or "RateLimit"); "" otherwise. A static string.
+   */
+  const char *header;
+  /*
+   PAUSE: true when the server asked for longer than
+   `rlc_config_set_max_server_pause` allows and the pause was cut.
+   */
+  bool capped;
+  /*
+   LIMIT: requests allowed per window now.
+   */
+  uint32_t limit_max;
+  /*
+   LIMIT: the window, in milliseconds.
+   */
+  uint64_t limit_window_ms;
+} rlc_event;
+
+/*
+ Called with each event of a client, on its completion thread, in order with the
+ request callbacks (never inside an rlc call of yours). `event` is borrowed for
+ the duration of the call only. It must not block for long: callbacks wait behind it.
+ */
+typedef void (*rlc_event_callback)(void *user_data, const struct rlc_event *event);
 
 #ifdef __cplusplus
 extern "C" {
@@ -737,6 +840,17 @@ size_t rlc_metrics_size(void);
  newer header is a clear error rather than undefined behaviour).
  */
 enum rlc_result rlc_client_metric(const struct rlc_client *client, uint32_t metric, uint64_t *out);
+
+/*
+ Sets the function called with every event of the clients made from `cfg`
+ (breaker transitions, retries scheduled, server-requested pauses, requests dropped
+ unsent, limit changes), replacing an earlier one; NULL `cb` removes it.
+ `user_data` is passed to it untouched and must stay valid until every client made
+ from this config has been freed. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
+                                              rlc_event_callback cb,
+                                              void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"
