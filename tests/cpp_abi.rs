@@ -53,7 +53,17 @@ fn compile(name: &str) -> PathBuf {
 /// Compiles and runs `tests/cpp/<name>.cpp` against a fresh mock API; returns its
 /// stderr (already echoed).
 fn run_cpp(name: &str) -> String {
+    let _one_at_a_time = serialized();
     run_program(SUITE, &compile(name), &[])
+}
+
+/// The programs are built and run one at a time (cargo runs tests in parallel):
+/// client_test checks the order of requests that it submits within one 250 ms token,
+/// which a compile, a CMake build or a second program under valgrind beside it can
+/// stretch past the token (it did, with json_test and the CMake test added).
+fn serialized() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[test]
@@ -116,6 +126,7 @@ fn cpp_json_helpers() {
 fn cmake_find_package_after_make_install() {
     assert!(have("cmake"), "this test needs cmake (.ci/run installs it)");
     assert!(have("make"), "this test needs make");
+    let _one_at_a_time = serialized(); // a build and two programs: see serialized()
     let scratch = scratch_dir(SUITE).join("cmake");
     let _ = std::fs::remove_dir_all(&scratch);
     let prefix = scratch.join("prefix");
