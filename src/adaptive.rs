@@ -4,11 +4,15 @@
 //! time is an argument.
 //!
 //! A throttle (a 429, or a 503 with `Retry-After`, that came without quota headers
-//! to pace from) cuts the rate to three quarters, then ignores further throttles for
-//! a second: the requests already in flight were sent at the old rate and say
-//! nothing new. Every second without a throttle adds a twentieth of the configured
-//! rate, up to it. The rate never drops below a hundredth of the configured one (and
-//! one request per window), so a client always keeps probing.
+//! to pace from) cuts the rate to three quarters and remembers the rate that was
+//! throttled (the knee), then ignores further throttles for a second: the requests
+//! already in flight were sent at the old rate and say nothing new. Every second
+//! without a throttle climbs back, as TCP's slow start and congestion avoidance do:
+//! a tenth of the knee while well below it, a fortieth within 10 % of it (where the
+//! limit probably is), and a tenth of the configured rate once well past it without
+//! a throttle (the limit has gone up), never above the configured rate. The rate never drops
+//! below a hundredth of the configured one (and one request per window), so a
+//! client always keeps probing.
 
 use crate::clock::Nanos;
 
@@ -16,8 +20,10 @@ const SEC: Nanos = 1_000_000_000;
 /// The cut on a throttle, as a fraction: new = old * CUT_NUM / CUT_DEN.
 const CUT_NUM: u64 = 3;
 const CUT_DEN: u64 = 4;
-/// The climb per quiet second, as a fraction of the configured rate.
-const CLIMB_DEN: u64 = 20;
+/// The climb per quiet second, as a fraction of the configured rate: fast while
+/// below 90 % of the knee or above it, slow just under it.
+const FAST_CLIMB_DEN: u64 = 10;
+const SLOW_CLIMB_DEN: u64 = 40;
 /// How long after a cut further throttles are ignored, and how often the rate climbs.
 const STEP: Nanos = SEC;
 
@@ -27,6 +33,8 @@ pub struct AdaptiveRate {
     ceiling: u64,
     floor: u64,
     current: u64,
+    /// The last rate that was throttled (the configured rate until one was).
+    knee: u64,
     /// Throttles before this time do not cut again.
     calm_after: Nanos,
     /// When the rate next climbs, if no throttle comes first.
@@ -41,6 +49,7 @@ impl AdaptiveRate {
             ceiling,
             floor: (ceiling / 100).max(1),
             current: ceiling,
+            knee: ceiling,
             calm_after: now,
             next_climb: now + STEP,
         }
@@ -58,6 +67,7 @@ impl AdaptiveRate {
         }
         self.calm_after = now + STEP;
         self.next_climb = now + STEP;
+        self.knee = self.current;
         let cut = (self.current * CUT_NUM / CUT_DEN).max(self.floor);
         (cut != self.current).then(|| {
             self.current = cut;
@@ -73,8 +83,18 @@ impl AdaptiveRate {
         // One step per whole quiet second since the last, so a late call catches up.
         let steps = (now - self.next_climb) / STEP + 1;
         self.next_climb += steps * STEP;
-        let climb = (self.ceiling / CLIMB_DEN).max(1) * steps;
-        self.current = (self.current + climb).min(self.ceiling);
+        for _ in 0..steps.min(self.ceiling) {
+            // Steps below the knee are sized by the knee, so a limit far under the
+            // configured rate is not overshot; past it, by the configured rate.
+            let climb = if self.current * 10 < self.knee * 9 {
+                self.knee / FAST_CLIMB_DEN
+            } else if self.current * 10 < self.knee * 11 {
+                self.knee / SLOW_CLIMB_DEN
+            } else {
+                self.ceiling / FAST_CLIMB_DEN
+            };
+            self.current = (self.current + climb.max(1)).min(self.ceiling);
+        }
         Some(self.current())
     }
 }
@@ -92,11 +112,17 @@ mod tests {
         let mut a = AdaptiveRate::new(100, 0);
         assert_eq!(a.on_throttle(0), Some(75));
         assert_eq!(a.on_throttle(500 * MS), None, "in flight at the old rate");
-        assert_eq!(a.on_throttle(SEC), Some(56));
-        assert_eq!(a.on_answer(SEC + 500 * MS), None);
-        assert_eq!(a.on_answer(2 * SEC), Some(61));
-        // Three quiet seconds later, three steps at once.
-        assert_eq!(a.on_answer(5 * SEC), Some(76));
+        assert_eq!(a.on_answer(SEC - 1), None);
+        // Well below the knee (100, the rate throttled): a tenth of 100 a second.
+        assert_eq!(a.on_answer(SEC), Some(85));
+        assert_eq!(a.on_answer(2 * SEC), Some(95));
+        // Within 10 % of the knee: a fortieth.
+        assert_eq!(a.on_answer(3 * SEC), Some(97));
+        // A second throttle moves the knee to 97 and cuts to 72.
+        assert_eq!(a.on_throttle(3 * SEC + 1), Some(72));
+        // Three quiet seconds later, three steps at once: +9, +9 (81, 90 > 87.3: slow
+        // from here), +2.
+        assert_eq!(a.on_answer(6 * SEC + 1), Some(92));
         assert_eq!(a.on_answer(100 * SEC), Some(100), "never above the configured rate");
         assert_eq!(a.on_answer(200 * SEC), None);
     }

@@ -140,7 +140,10 @@ fn adaptive_limiting_finds_a_limit_nobody_published() {
 
 #[test]
 fn a_server_that_publishes_its_quota_is_paced_without_a_local_limit() {
-    let server = MockApi::start(MockOptions { rate_limit: Some((20, Duration::from_secs(1))), ..MockOptions::default() });
+    let server = MockApi::start(MockOptions {
+        rate_limit: Some((20, Duration::from_secs(1))),
+        ..MockOptions::default()
+    });
     let mut cfg = config(&server.url());
     cfg.retry(RetryPolicy { max_retries: 0, ..RetryPolicy::default() }).unwrap();
     let client = Client::new(cfg).unwrap();

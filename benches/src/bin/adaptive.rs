@@ -37,7 +37,8 @@ fn run(url: &str, rate: u32, phase: Duration, adaptive: bool) -> Outcome {
         while pending < 16 {
             let which = (start.elapsed().as_nanos() / phase.as_nanos()).min(2) as usize;
             let tx = tx.clone();
-            let req = rlc::Request::new("GET", &format!("/hidden-limit/{}", limits[which])).unwrap();
+            let req =
+                rlc::Request::new("GET", &format!("/hidden-limit/{}", limits[which])).unwrap();
             client
                 .submit(req, 0, move |_, r| {
                     let ok = r.is_ok_and(|r| r.status() == 200);
@@ -72,15 +73,19 @@ fn main() {
         let p = phase.as_secs_f64();
         let mut phases = Vec::new();
         for (i, limit) in limits.iter().enumerate() {
-            let in_phase: Vec<&(f64, bool)> =
-                outcome.answers.iter().filter(|(t, _)| *t >= i as f64 * p && *t < (i + 1) as f64 * p).collect();
+            let in_phase: Vec<&(f64, bool)> = outcome
+                .answers
+                .iter()
+                .filter(|(t, _)| *t >= i as f64 * p && *t < (i + 1) as f64 * p)
+                .collect();
             let accepted = in_phase.iter().filter(|(_, ok)| *ok).count() as f64;
             let throttled = in_phase.len() as f64 - accepted;
             // Re-convergence: the first whole second after the step with at least 90 %
             // of the limit accepted and no 429.
             let reconverged = (0..p as usize).find(|s| {
                 let from = i as f64 * p + *s as f64;
-                let second: Vec<_> = in_phase.iter().filter(|(t, _)| *t >= from && *t < from + 1.0).collect();
+                let second: Vec<_> =
+                    in_phase.iter().filter(|(t, _)| *t >= from && *t < from + 1.0).collect();
                 let ok = second.iter().filter(|(_, ok)| *ok).count() as f64;
                 ok >= 0.9 * f64::from(*limit) && second.iter().all(|(_, ok)| *ok)
             });
