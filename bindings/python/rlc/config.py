@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from . import _native
+from ._events import Event
 from .errors import make_error
 
 U32_MAX = 2**32 - 1
@@ -68,6 +69,10 @@ class Config:
     user_agent: Optional[str] = None
     #: A PEM file of trusted roots instead of Mozilla's.
     ca_bundle: Union[str, "os.PathLike[str]", None] = None
+    #: Called with every Event (breaker transitions, retries, server pauses, dropped
+    #: requests, limit changes): on the event loop for an AsyncClient, on rlc's
+    #: completion thread for a Client (keep it short: completions wait behind it).
+    on_event: Optional[Callable[[Event], object]] = None
 
 
 # ---------------------------------------------------------------------------------
