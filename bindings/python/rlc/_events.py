@@ -112,7 +112,7 @@ def _set_event_callback(lib: _native.Library) -> Callable[..., int]:
     """rlc_config_set_event_callback with its prototype declared (once)."""
     fn: Any = lib.cdll.rlc_config_set_event_callback
     with _declare_lock:
-        if fn.restype is not ctypes.c_int or fn.argtypes is None:
+        if fn.argtypes is None:
             fn.restype = ctypes.c_int
             fn.argtypes = [ctypes.c_void_p, EVENT_CALLBACK, ctypes.c_void_p]
     return fn  # type: ignore[no-any-return]
