@@ -13,10 +13,10 @@ use rand::Rng;
 use crate::config::RetryPolicy;
 
 /// The longest pause a server may ask for; anything longer is taken for garbage.
-const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// `X-RateLimit-Reset` values above this are Unix times, not delays.
-const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
+pub(crate) const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
@@ -194,7 +194,7 @@ fn parse_ratelimit_field(value: &str) -> Option<Duration> {
 }
 
 /// Splits on `sep` except inside double quotes (a policy name may hold commas).
-fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
+pub(crate) fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
     let mut start = 0;
     let mut quoted = false;
@@ -216,7 +216,7 @@ fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
 }
 
 /// A non-negative integer: ASCII digits only, after trimming.
-fn parse_count(s: &str) -> Option<u64> {
+pub(crate) fn parse_count(s: &str) -> Option<u64> {
     parse_digits(s.trim())
 }
 
@@ -230,7 +230,7 @@ fn parse_digits(s: &str) -> Option<u64> {
 
 /// Non-negative seconds, whole or with a decimal fraction (digits beyond
 /// nanoseconds are dropped).
-fn parse_seconds(s: &str) -> Option<Duration> {
+pub(crate) fn parse_seconds(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
     let secs = parse_digits(whole)?;

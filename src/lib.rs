@@ -29,6 +29,7 @@
 //! # Ok::<(), rlc::Error>(())
 //! ```
 
+pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 mod client;
@@ -42,10 +43,12 @@ pub mod limiter;
 pub mod metrics;
 mod outcome;
 mod queue;
+pub mod quota;
 mod redirect;
 mod request;
 mod resolver;
 mod response;
+pub mod retry_budget;
 mod scheduler;
 mod worker;
 

@@ -30,6 +30,11 @@
 // lose an error catches it inside its callback, or uses submit_future.
 //
 // Build: -std=c++17 with include/ and bindings/cpp/ on the include path; link -lrlc.
+// With CMake: find_package(rlc) and target_link_libraries(app PRIVATE rlc::rlc).
+//
+// JSON: when <nlohmann/json.hpp> is on the include path (and RLC_NO_JSON is not
+// defined), Request::json(value) sends a JSON body and Response::json() parses one;
+// RLC_HAS_JSON is then 1. Without it nothing of nlohmann is included.
 
 #ifndef RLC_HPP
 #define RLC_HPP
@@ -52,6 +57,16 @@
 #include <vector>
 
 #include "rlc.h"
+
+#if !defined(RLC_NO_JSON) && defined(__has_include)
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+#define RLC_HAS_JSON 1
+#endif
+#endif
+#ifndef RLC_HAS_JSON
+#define RLC_HAS_JSON 0
+#endif
 
 namespace rlc {
 
@@ -197,6 +212,10 @@ public:
     const std::vector<std::uint8_t> &body() const noexcept { return body_; }
     /// The same bytes as a string.
     std::string text() const { return std::string(body_.begin(), body_.end()); }
+#if RLC_HAS_JSON
+    /// The body parsed as JSON; throws nlohmann::json::parse_error when it is not.
+    nlohmann::json json() const { return nlohmann::json::parse(body_.begin(), body_.end()); }
+#endif
 
 private:
     RequestId id_ = 0;
@@ -397,11 +416,16 @@ public:
         if (!req_) throw Error::last(RLC_E_INVALID_ARGUMENT);
     }
     ~Request() { rlc_request_free(req_); }
-    Request(Request &&other) noexcept : req_(std::exchange(other.req_, nullptr)) {}
+    Request(Request &&other) noexcept
+        : req_(std::exchange(other.req_, nullptr)),
+          json_(other.json_),
+          has_content_type_(other.has_content_type_) {}
     Request &operator=(Request &&other) noexcept {
         if (this != &other) {
             rlc_request_free(req_);
             req_ = std::exchange(other.req_, nullptr);
+            json_ = other.json_;
+            has_content_type_ = other.has_content_type_;
         }
         return *this;
     }
@@ -410,11 +434,15 @@ public:
 
     /// Adds a header; a name may be added more than once.
     Request &header(const std::string &name, const std::string &value) & {
-        return ok(rlc_request_set_header(req_, name.c_str(), value.c_str()));
+        ok(rlc_request_set_header(req_, name.c_str(), value.c_str()));
+        if (detail::iequals(name, "content-type")) has_content_type_ = true;
+        return *this;
     }
     /// The body: a copy of `len` bytes at `data` (NULs included).
     Request &body(const void *data, std::size_t len) & {
-        return ok(rlc_request_set_body(req_, static_cast<const std::uint8_t *>(data), len));
+        ok(rlc_request_set_body(req_, static_cast<const std::uint8_t *>(data), len));
+        json_ = false; // a later raw body is not JSON any more
+        return *this;
     }
     Request &body(std::string_view text) & { return body(text.data(), text.size()); }
     Request &body(const std::vector<std::uint8_t> &bytes) & {
@@ -433,6 +461,17 @@ public:
         return ok(rlc_request_set_retry_non_idempotent(req_, allow));
     }
 
+#if RLC_HAS_JSON
+    /// The body: `value` serialized as JSON, sent with Content-Type: application/json
+    /// unless header() sets a Content-Type (before or after this call).
+    Request &json(const nlohmann::json &value) & {
+        body(value.dump());
+        json_ = true;
+        return *this;
+    }
+    Request &&json(const nlohmann::json &value) && { return std::move(json(value)); }
+#endif
+
     // The same setters on a temporary, handing it on:
     // client.send(rlc::Request("POST", "/x").header("a", "b").body(text)).
     Request &&header(const std::string &name, const std::string &value) && {
@@ -449,8 +488,17 @@ public:
 
     /// The C handle, still owned by this Request (NULL once moved from or handed on).
     rlc_request *get() const noexcept { return req_; }
-    /// Gives the C handle up: the caller owns it now.
-    rlc_request *release() noexcept { return std::exchange(req_, nullptr); }
+    /// Gives the C handle up: the caller owns it now. A JSON body's Content-Type is
+    /// added here, at the last moment, so that a Content-Type set after json() wins
+    /// instead of being sent beside it.
+    rlc_request *release() noexcept {
+        if (req_ && json_ && !has_content_type_) {
+            // A constant, valid header on a live request: it cannot be refused.
+            (void)rlc_request_set_header(req_, "Content-Type", "application/json");
+            has_content_type_ = true;
+        }
+        return std::exchange(req_, nullptr);
+    }
 
 private:
     Request &ok(rlc_result rc) {
@@ -459,6 +507,8 @@ private:
     }
 
     rlc_request *req_;
+    bool json_ = false;             // json() set the body
+    bool has_content_type_ = false; // header() set a Content-Type
 };
 
 /// What a request's callback gets: the response (or why none came), and its result.

@@ -141,8 +141,9 @@ type outcome struct {
 // Do submits req with priority and waits for its outcome: a *Response for an HTTP
 // response of any status, or an error. It honours ctx: a ctx already done returns
 // ctx.Err() without submitting; when ctx ends first (cancel or deadline), Do
-// cancels the request and returns ctx.Err() once the library has completed it (a
-// queued request at once; one in flight when its attempt ends).
+// cancels the request in the library and returns ctx.Err() at once, without
+// waiting for an attempt in flight to end (its completion comes later and is
+// dropped; its handle is still released exactly once, by the callback).
 //
 // Do inside a callback of the same client returns ErrInvalidState: waiting there
 // would deadlock the completion thread. Use Submit there.
@@ -165,10 +166,11 @@ func (c *Client) Do(ctx context.Context, req *Request, priority int) (*Response,
 	case o := <-ch:
 		return o.resp, o.err
 	case <-ctx.Done():
-		// ErrUnknownRequest (it just finished) and ErrShutdown (the client is
-		// closing, which completes it anyway) are fine: the callback comes.
+		// The callback still comes exactly once, later, and sends into ch, whose
+		// buffer of one means it never blocks the completion thread; nobody reads
+		// it. ErrUnknownRequest (it just finished) and ErrShutdown (the client is
+		// closing, which completes it anyway) need nothing more.
 		_ = c.Cancel(id)
-		<-ch
 		return nil, ctx.Err()
 	}
 }

@@ -90,6 +90,11 @@ export interface RequestOptions {
   priority?: number;
   headers?: HeadersInit;
   body?: string | Buffer | Uint8Array | ArrayBuffer | null;
+  /**
+   * A value sent as JSON (JSON.stringify), with Content-Type: application/json unless
+   * `headers` sets one. Not together with `body`.
+   */
+  json?: unknown;
   /** Timeout of each attempt of this request, in milliseconds. */
   timeoutMs?: number;
   /** Bound on the whole request (queueing and every retry), in milliseconds. */
@@ -108,6 +113,18 @@ export interface Response {
   body: Buffer;
   /** How many attempts it took (1 when the first one answered). */
   attempts: number;
+  /** Whether the status is 2xx. */
+  readonly ok: boolean;
+  /** The body decoded as UTF-8. */
+  text(): string;
+  /** The body parsed as JSON (throws a SyntaxError when it is not JSON). */
+  json<T = any>(): T;
+}
+
+/** fetch's init, plus the request's priority in rlc. */
+export interface FetchInit extends RequestInit {
+  /** Higher goes first (100 before 1); FIFO among equals. Default 0. */
+  priority?: number;
 }
 
 export interface Metrics {
@@ -168,6 +185,13 @@ export class Client extends EventEmitter {
   /** Resolves when no request of this client is pending (at once when none is). */
   onIdle(): Promise<void>;
   request(method: string, path: string | URL, options?: RequestOptions): Promise<Response>;
+  /**
+   * fetch() over this client: takes what the global fetch takes plus `init.priority`
+   * (a path starting with '/' is joined to baseUrl) and resolves with a WHATWG
+   * Response. Rejects with `signal.reason` on abort, and with TypeError('fetch failed')
+   * whose `cause` is the RlcError when no response came.
+   */
+  fetch(input: string | URL | globalThis.Request, init?: FetchInit): Promise<globalThis.Response>;
   get(path: string | URL, options?: RequestOptions): Promise<Response>;
   head(path: string | URL, options?: RequestOptions): Promise<Response>;
   post(path: string | URL, options?: RequestOptions): Promise<Response>;
@@ -186,7 +210,7 @@ export class Client extends EventEmitter {
 
 /** The version of the loaded librlc. */
 export function version(): string;
-/** Where librlc.so is loaded from (RLC_LIBRARY_PATH, next to the package, ../../target/release), or null. */
+/** Where librlc.so is loaded from (RLC_LIBRARY_PATH; in a checkout of rlc, ../../target/release; prebuilds/<platform>/; next to index.js), or null. */
 export function libraryPath(): string | null;
 export const RESULT_NAMES: readonly string[];
 

@@ -161,10 +161,36 @@ static void setters_check_their_arguments(void) {
     CHECK_RC(rlc_config_add_sensitive_header(cfg, "X-Api-Key"), RLC_OK);
     CHECK_RC(rlc_config_set_max_server_pause(cfg, 0), RLC_E_INVALID_ARGUMENT);
     CHECK_RC(rlc_config_set_max_server_pause(cfg, 1000), RLC_OK);
+    {
+        const uint16_t statuses[] = {429, 503};
+        const uint16_t bad[] = {429, 42};
+        rlc_request *req = request("GET", "/ok");
+        CHECK_RC(rlc_config_set_retry_budget(NULL, 20, 10), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_budget(cfg, 50, 5), RLC_OK);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, NULL, 2), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, bad, 2), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, statuses, 2), RLC_OK);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, NULL, 0), RLC_OK);
+        CHECK_RC(rlc_config_set_adaptive(NULL, true), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_cost(req, 0), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_cost(req, 3), RLC_OK);
+        CHECK_RC(rlc_request_set_max_retries(NULL, 1), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_max_retries(req, 1), RLC_OK);
+        rlc_request_free(req);
+    }
     CHECK_RC(rlc_config_set_base_url(cfg, base_url), RLC_OK);
+    /* Adaptive limiting needs a rate limit to start from: refused without one. */
+    CHECK_RC(rlc_config_set_adaptive(cfg, true), RLC_OK);
+    CHECK_RC(rlc_client_new(cfg, &client), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_config_set_adaptive(cfg, false), RLC_OK);
     CHECK_RC(rlc_client_new(cfg, &client), RLC_OK);
     rlc_config_free(cfg);
 
+    CHECK_RC(rlc_client_set_rate_limit(client, 0, 1000), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_client_set_rate_limit(NULL, 5, 1000), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_client_set_rate_limit(client, 5, 1000), RLC_OK);
+    CHECK_RC(rlc_client_metric(client, RLC_METRIC_RATE_LIMIT, &value), RLC_OK);
+    CHECK(value == 5);
     CHECK_RC(rlc_client_metric(client, RLC_METRIC_REDIRECTS, &value), RLC_OK);
     CHECK(value == 0);
     value = 7;

@@ -15,7 +15,7 @@ from ._events import Event, EventKind
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
-from .config import Breaker, Config, RateLimit, Retry
+from .config import Breaker, Config, RateLimit, Redirects, Retry
 from .errors import (
     RESULT_NAMES,
     BodyTooLargeError,
@@ -63,6 +63,7 @@ __all__ = [
     "RateLimitedAPIClient",
     "ReadError",
     "RedirectError",
+    "Redirects",
     "RequestCancelledError",
     "Response",
     "Retry",

@@ -172,17 +172,37 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         """Stops intake, completes queued requests with ShutdownError, waits for those
-        in flight and frees the client, on a thread of its own: the loop keeps
-        running meanwhile. Every pending request has settled when this returns.
-        Safe to call more than once."""
+        in flight and frees the client. librlc does that on a thread of its own
+        (rlc_client_free_async): neither the loop nor any Python thread is held up
+        meanwhile. Every pending request has settled when this returns. Safe to call
+        more than once, and cancelling it does not stop the closing."""
         self._finalizer.detach()
-        await asyncio.wrap_future(self._native.close())
+        closing = self._native.close()
+        if closing.done():
+            return
+        loop = asyncio.get_running_loop()
+        closed: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: concurrent.futures.Future[None]) -> None:
+            # On librlc's closing thread (or here, had it finished meanwhile).
+            try:
+                loop.call_soon_threadsafe(_resolve, closed)
+            except RuntimeError:  # the loop is closed: nobody awaits any more
+                pass
+
+        closing.add_done_callback(wake)
+        await closed
 
     async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the awaiting task may have been cancelled
+        future.set_result(None)
 
 
 def _settle(future: concurrent.futures.Future[Response], outcome: Outcome) -> None:
@@ -286,8 +306,9 @@ class Client:
 
     def close(self) -> None:
         """Stops intake, completes queued requests with ShutdownError, waits for those
-        in flight, delivers every callback and frees the client. Called from a
-        future's callback it returns at once and the closing finishes after it."""
+        in flight, delivers every callback and frees the client; blocks until then.
+        Called from a future's callback it returns at once and the closing finishes
+        after it, on a thread of librlc's."""
         self._finalizer.detach()
         done = self._native.close()
         if not self._native.on_completion_thread():
