@@ -21,7 +21,9 @@
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { EventEmitter } = require('node:events');
 const koffi = require('koffi');
+const events = require('./events');
 const { platformKey } = require('./platform.js');
 
 // ---------------------------------------------------------------------------------
@@ -255,6 +257,7 @@ function native() {
     ),
     rlc_metrics_size: f('size_t rlc_metrics_size(void)'),
     rlc_client_metric: f('int rlc_client_metric(const rlc_client *client, uint32_t metric, _Out_ uint64_t *out)'),
+    ...events.declare(so, t),
   };
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
@@ -662,6 +665,7 @@ function freeNative(state, done) {
       if (closed) koffi.unregister(closed);
       koffi.unregister(state.callback);
       state.callback = null;
+      events.detach(state.events);
       letGo();
       done(err);
     });
@@ -712,23 +716,32 @@ function onCompletion(state, userData, id, result, resp) {
 
 let nextToken = 1;
 
-class Client {
+/** An EventEmitter of the client's events (see events.js and index.d.ts). */
+class Client extends EventEmitter {
   /**
    * Starts a client: its threads run until `close()`.
    * @param {object} [options] see index.d.ts
    */
   constructor(options = {}) {
+    super();
     const l = native();
     const cfg = buildConfig(l, options);
     const out = [null];
+    let hub = null;
     try {
+      hub = events.attach(l, cfg, resultName);
       check(l.rlc_client_new(cfg, out), 'rlc_client_new');
+    } catch (e) {
+      events.detach(hub);
+      throw e;
     } finally {
       l.rlc_config_free(cfg);
     }
-    // State shared with the registered callback; it must not reference the Client,
+    hub.target = new WeakRef(this);
+    // State shared with the registered callbacks; it must not reference the Client,
     // so that a forgotten Client can still be collected (and freed by the finalizer).
-    const state = { ptr: out[0], pending: new Map(), closed: false, callback: null };
+    const pending = new events.PendingMap(hub);
+    const state = { ptr: out[0], pending, closed: false, callback: null, events: hub };
     state.callback = koffi.register(
       (userData, id, result, resp) => onCompletion(state, userData, id, result, resp),
       koffi.pointer(l.types.callback)
@@ -957,6 +970,8 @@ class Client {
     return this._closing;
   }
 }
+
+events.install(Client);
 
 if (Symbol.asyncDispose) {
   Client.prototype[Symbol.asyncDispose] = function () {

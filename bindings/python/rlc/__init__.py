@@ -11,6 +11,7 @@ rlc.RetryConfig. librlc is loaded on first use: from beside this package, then
 RLC_LIBRARY_PATH, then the system loader's path.
 """
 
+from ._events import Event, EventKind
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
@@ -46,6 +47,8 @@ __all__ = [
     "Client",
     "Config",
     "ConnectError",
+    "Event",
+    "EventKind",
     "HTTPStatusError",
     "Headers",
     "InvalidArgumentError",

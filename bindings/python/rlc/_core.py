@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Union
 
 from . import _native
+from ._events import EventHook, EventSink
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
 from .metrics import EXTRA_METRICS, Metrics
@@ -152,12 +153,14 @@ class _Pending:
 class NativeClient:
     """An rlc_client, its trampoline and its pending requests."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, events: Optional[EventSink] = None) -> None:
         lib = _native.lib()
         self._lib = lib
         cfg = build_native_config(config)
         out = ctypes.c_void_p()
         try:
+            # Kept referenced until rlc_client_free has returned (see _free).
+            self._event_hook = EventHook(self, lib, cfg, events) if events is not None else None
             checked(lib, lib.rlc_client_new(cfg, ctypes.byref(out)), "rlc_client_new")
         finally:
             lib.rlc_config_free(cfg)
@@ -361,6 +364,7 @@ class NativeClient:
                 except Exception:  # e.g. a closed loop: nobody waits any more
                     pass
             self._trampoline = None  # the completion thread that called it is joined
+            self._event_hook = None
         finally:
             self._closing.set_result(None)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from . import _native
+from ._events import Event
 from .errors import make_error
 
 U32_MAX = 2**32 - 1
@@ -95,6 +96,10 @@ class Config:
     #: impose on the client or on a retry; longer ones are cut to it (and counted in
     #: Metrics.server_pauses_capped). None keeps librlc's 5 minutes.
     max_server_pause: Optional[float] = None
+    #: Called with every Event (breaker transitions, retries, server pauses, dropped
+    #: requests, limit changes): on the event loop for an AsyncClient, on rlc's
+    #: completion thread for a Client (keep it short: completions wait behind it).
+    on_event: Optional[Callable[[Event], object]] = None
 
 
 # ---------------------------------------------------------------------------------
