@@ -45,6 +45,37 @@ typedef enum rlc_breaker_state {
 } rlc_breaker_state;
 
 /*
+ The kind of an `rlc_event` (its `kind` field). Values are only ever appended.
+ */
+typedef enum rlc_event_kind {
+  /*
+   The breaker changed state: `breaker_from`, `breaker_to`.
+   */
+  RLC_EVENT_BREAKER = 0,
+  /*
+   A failed attempt will be retried: `id`, `attempt` (the one that failed, 1 for
+   the first), `delay_ms`, and `status` (its HTTP status) or `reason` (why no
+   response came; RLC_OK when one did).
+   */
+  RLC_EVENT_RETRY = 1,
+  /*
+   The server asked the whole client to pause: `delay_ms` (the pause, after the
+   cap), `status`, `header` (which header asked), `capped`.
+   */
+  RLC_EVENT_PAUSE = 2,
+  /*
+   A request was dropped without being sent: `reason` is RLC_E_QUEUE_FULL or
+   RLC_E_CIRCUIT_OPEN at submit (`id` 0: it never had one), RLC_E_CIRCUIT_OPEN or
+   RLC_E_TIMEOUT (its deadline passed) in the queue (`id` set).
+   */
+  RLC_EVENT_DROPPED = 3,
+  /*
+   A rate limit changed while the client runs: `limit_max` per `limit_window_ms`.
+   */
+  RLC_EVENT_LIMIT = 4,
+} rlc_event_kind;
+
+/*
  A metric that `rlc_client_metric` reads, one at a time, beyond the `rlc_metrics`
  struct (whose layout is fixed for a soname). Values are only ever appended.
  */
@@ -61,6 +92,16 @@ typedef enum rlc_metric {
    Attempts that panicked inside rlc (a bug), completed with RLC_E_PANIC.
    */
   RLC_METRIC_WORKER_PANICS = 2,
+  /*
+   Retries the retry budget refused (`rlc_config_set_retry_budget`).
+   */
+  RLC_METRIC_RETRIES_REFUSED_BY_BUDGET = 3,
+  /*
+   The primary rate limit in force, in requests per its window (0 without one):
+   where adaptive limiting (`rlc_config_set_adaptive`) or
+   `rlc_client_set_rate_limit` has put it.
+   */
+  RLC_METRIC_RATE_LIMIT = 4,
 } rlc_metric;
 
 /*
@@ -304,6 +345,78 @@ typedef struct rlc_metrics {
   uint64_t attempt_p99_us;
 } rlc_metrics;
 
+/*
+ One event, borrowed for the duration of the callback only. Fields that do not
+ apply to its kind are 0 (`header` is then ""). Fields are only ever appended:
+ `size` is `sizeof(rlc_event)` as the library was built, so a program compiled
+ against an older header reads the fields it knows, and one compiled against a
+ newer header checks `size` before reading a field the library may not have.
+ */
+typedef struct rlc_event {
+  /*
+   `sizeof(rlc_event)` as the library was built.
+   */
+  size_t size;
+  /*
+   An `rlc_event_kind` value; an integer, so a kind from a newer library is not
+   undefined behaviour: ignore kinds you do not know.
+   */
+  uint32_t kind;
+  /*
+   The request concerned (RETRY, DROPPED), or 0.
+   */
+  uint64_t id;
+  /*
+   BREAKER: the state it left.
+   */
+  enum rlc_breaker_state breaker_from;
+  /*
+   BREAKER: the state it entered.
+   */
+  enum rlc_breaker_state breaker_to;
+  /*
+   RETRY: the attempt that failed, 1 for the first.
+   */
+  uint32_t attempt;
+  /*
+   RETRY: the wait before the next attempt; PAUSE: the pause; in milliseconds.
+   */
+  uint64_t delay_ms;
+  /*
+   RETRY, PAUSE: the HTTP status of the response, 0 when none came.
+   */
+  uint16_t status;
+  /*
+   RETRY: why no response came (RLC_OK when one did); DROPPED: why it was dropped.
+   */
+  enum rlc_result reason;
+  /*
+   PAUSE: the header that asked ("Retry-After", "X-RateLimit-Reset",
+   "RateLimit-Reset" or "RateLimit"); "" otherwise. A static string.
+   */
+  const char *header;
+  /*
+   PAUSE: true when the server asked for longer than
+   `rlc_config_set_max_server_pause` allows and the pause was cut.
+   */
+  bool capped;
+  /*
+   LIMIT: requests allowed per window now.
+   */
+  uint32_t limit_max;
+  /*
+   LIMIT: the window, in milliseconds.
+   */
+  uint64_t limit_window_ms;
+} rlc_event;
+
+/*
+ Called with each event of a client, on its completion thread, in order with the
+ request callbacks (never inside an rlc call of yours). `event` is borrowed for
+ the duration of the call only. It must not block for long: callbacks wait behind it.
+ */
+typedef void (*rlc_event_callback)(void *user_data, const struct rlc_event *event);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -507,6 +620,39 @@ enum rlc_result rlc_config_add_sensitive_header(struct rlc_config *cfg, const ch
 enum rlc_result rlc_config_set_max_server_pause(struct rlc_config *cfg, uint64_t max_ms);
 
 /*
+ Bounds retries: over any ten seconds, at most `percent` % of the first attempts,
+ plus `min_per_second` per second (20 % and 10/s by default), so that a failing API
+ never sees a retry storm. A retry the budget refuses completes the request with
+ its last response or error, and is counted (RLC_METRIC_RETRIES_REFUSED_BY_BUDGET).
+ `(0, 0)` turns retries off. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_retry_budget(struct rlc_config *cfg,
+                                            uint32_t percent,
+                                            uint32_t min_per_second);
+
+/*
+ Replaces the HTTP statuses that are retried (429, 502, 503 and 504 by default)
+ with the `n` statuses at `codes` (copied; `codes` may be NULL when `n` is 0, and
+ then no status is retried). Transport errors and timeouts stay retried.
+ RLC_E_INVALID_ARGUMENT when `cfg` is NULL, `codes` is NULL with `n` > 0, or a
+ code is not within 100..=599 (the config is then unchanged).
+ */
+enum rlc_result rlc_config_set_retry_on_status(struct rlc_config *cfg,
+                                               const uint16_t *codes,
+                                               size_t n);
+
+/*
+ Turns adaptive limiting on (`on` true) or off (the default): a throttle (a 429,
+ or a 503 with Retry-After, without quota headers to pace from) cuts the primary
+ rate limit to three quarters, and every quiet second climbs a twentieth of the
+ configured rate back toward it, so that rlc finds a limit the server does not
+ publish. The rate limit set with `rlc_config_set_rate_limit` is the ceiling:
+ `rlc_client_new` refuses adaptive limiting without one. RLC_METRIC_RATE_LIMIT and
+ RLC_EVENT_LIMIT show the rate in force. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_adaptive(struct rlc_config *cfg, bool on);
+
+/*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
  it to `*out`; the caller owns it and frees it with `rlc_client_free`.
  RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
@@ -581,6 +727,19 @@ enum rlc_result rlc_send(struct rlc_client *client,
                          struct rlc_response **out);
 
 /*
+ Changes the rate limit of the running `client` at once: at most `max_requests`
+ per `window_ms`, with a burst of `max_requests`, keeping its strictness. The
+ tokens the limit held carry over (up to the new burst): none is lost or invented,
+ and requests waiting for a token see the new rate at once. Adds a limit when the
+ client had none; limits added with `rlc_config_add_rate_limit` stay. An event
+ (RLC_EVENT_LIMIT) reports it. RLC_E_INVALID_ARGUMENT when `client` is NULL,
+ `max_requests` is 0 or `window_ms` is 0. May be called from any thread.
+ */
+enum rlc_result rlc_client_set_rate_limit(struct rlc_client *client,
+                                          uint32_t max_requests,
+                                          uint64_t window_ms);
+
+/*
  Returns true when called from inside one of `client`'s callbacks (on its
  completion thread), where `rlc_send` is refused; false otherwise or when `client`
  is NULL.
@@ -636,6 +795,22 @@ enum rlc_result rlc_request_set_deadline(struct rlc_request *req, uint64_t deadl
  is NULL.
  */
 enum rlc_result rlc_request_set_retry_non_idempotent(struct rlc_request *req, bool allow);
+
+/*
+ Sets how many times `req` is retried, instead of the client's `max_retries`
+ (0: never). The client's retry budget still applies. RLC_E_INVALID_ARGUMENT when
+ `req` is NULL.
+ */
+enum rlc_result rlc_request_set_max_retries(struct rlc_request *req, uint32_t max_retries);
+
+/*
+ Sets how many tokens `req` takes from every rate limit of the client (1 by
+ default): a batch call that the API counts as ten costs 10. `rlc_submit` refuses
+ a cost above the smallest burst of the client's limits (it could never go) with
+ RLC_E_INVALID_ARGUMENT. RLC_E_INVALID_ARGUMENT here when `req` is NULL or
+ `tokens` is 0.
+ */
+enum rlc_result rlc_request_set_cost(struct rlc_request *req, uint32_t tokens);
 
 /*
  Frees a request that was not handed to `rlc_submit` or `rlc_send`; `req` must not
@@ -737,6 +912,17 @@ size_t rlc_metrics_size(void);
  newer header is a clear error rather than undefined behaviour).
  */
 enum rlc_result rlc_client_metric(const struct rlc_client *client, uint32_t metric, uint64_t *out);
+
+/*
+ Sets the function called with every event of the clients made from `cfg`
+ (breaker transitions, retries scheduled, server-requested pauses, requests dropped
+ unsent, limit changes), replacing an earlier one; NULL `cb` removes it.
+ `user_data` is passed to it untouched and must stay valid until every client made
+ from this config has been freed. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
+                                              rlc_event_callback cb,
+                                              void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,10 +13,10 @@ use rand::Rng;
 use crate::config::RetryPolicy;
 
 /// The longest pause a server may ask for; anything longer is taken for garbage.
-const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// `X-RateLimit-Reset` values above this are Unix times, not delays.
-const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
+pub(crate) const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
@@ -102,6 +102,15 @@ pub fn server_pause(
     header: &dyn Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Option<Duration> {
+    server_pause_source(status, header, now).map(|(pause, _)| pause)
+}
+
+/// [`server_pause`], with the name of the header that asked for the pause that won.
+pub fn server_pause_source(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    now: SystemTime,
+) -> Option<(Duration, &'static str)> {
     let retry_after = if status == 429 || status == 503 {
         header("Retry-After").and_then(|v| parse_retry_after(&v, now))
     } else {
@@ -112,11 +121,15 @@ pub fn server_pause(
     let draft =
         exhausted_reset(header("RateLimit-Remaining"), header("RateLimit-Reset"), now, false);
     let combined = header("RateLimit").and_then(|v| parse_ratelimit_field(&v));
-    [retry_after, legacy, draft, combined]
-        .into_iter()
-        .flatten()
-        .filter(|pause| !pause.is_zero())
-        .max()
+    [
+        (retry_after, "Retry-After"),
+        (legacy, "X-RateLimit-Reset"),
+        (draft, "RateLimit-Reset"),
+        (combined, "RateLimit"),
+    ]
+    .into_iter()
+    .filter_map(|(pause, source)| pause.filter(|p| !p.is_zero()).map(|p| (p, source)))
+    .max_by_key(|(pause, _)| *pause)
 }
 
 /// The pause asked by a remaining/reset header pair: only when remaining is 0.
@@ -181,7 +194,7 @@ fn parse_ratelimit_field(value: &str) -> Option<Duration> {
 }
 
 /// Splits on `sep` except inside double quotes (a policy name may hold commas).
-fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
+pub(crate) fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
     let mut parts = Vec::new();
     let mut start = 0;
     let mut quoted = false;
@@ -203,7 +216,7 @@ fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
 }
 
 /// A non-negative integer: ASCII digits only, after trimming.
-fn parse_count(s: &str) -> Option<u64> {
+pub(crate) fn parse_count(s: &str) -> Option<u64> {
     parse_digits(s.trim())
 }
 
@@ -217,7 +230,7 @@ fn parse_digits(s: &str) -> Option<u64> {
 
 /// Non-negative seconds, whole or with a decimal fraction (digits beyond
 /// nanoseconds are dropped).
-fn parse_seconds(s: &str) -> Option<Duration> {
+pub(crate) fn parse_seconds(s: &str) -> Option<Duration> {
     let s = s.trim();
     let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
     let secs = parse_digits(whole)?;

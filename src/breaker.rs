@@ -90,6 +90,14 @@ impl CircuitBreaker {
         }
     }
 
+    /// The state as stored, without the lazy OPEN -> HALF_OPEN reading of [`state`]:
+    /// what changes when a transition is counted.
+    ///
+    /// [`state`]: CircuitBreaker::state
+    pub fn stored_state(&self) -> BreakerState {
+        state_of(self.phase)
+    }
+
     /// Whether a new submit is accepted at `now`: false only while OPEN. Once the
     /// recovery timeout has passed a submit is accepted, since it may become the probe.
     pub fn accepts_submit(&self, now: Nanos) -> bool {

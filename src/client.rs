@@ -43,6 +43,11 @@ impl Client {
     /// [`Client::new`] with the way threads are started given, so that tests can make
     /// a start fail.
     fn start(config: Config, spawn: &mut Spawner<'_>) -> Result<Client> {
+        if config.adaptive && config.rate_limits.is_empty() {
+            return Err(Error::invalid(
+                "adaptive limiting needs a rate limit: the rate to start from and climb back to",
+            ));
+        }
         let (dispatch_tx, dispatch_rx) = unbounded();
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
@@ -174,6 +179,14 @@ impl Client {
     /// flight completes as cancelled when its attempt ends.
     pub fn cancel(&self, id: RequestId) -> Result<()> {
         self.shared.cancel(id)
+    }
+
+    /// Changes the primary rate limit of the running client, atomically: the tokens
+    /// it holds carry over (up to the new burst, which is `max_requests`), none is
+    /// lost or invented, and requests waiting for a token see the new rate at once.
+    /// Adds a limit when there was none. A `LimitChanged` event reports it.
+    pub fn set_rate_limit(&self, max_requests: u32, window: std::time::Duration) -> Result<()> {
+        self.shared.set_rate_limit(max_requests, window)
     }
 
     /// A snapshot of the counters, gauges and latency percentiles.

@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use parking_lot::{Condvar, Mutex};
 
 use crate::client::Callback;
+use crate::event::{Event, EventHook};
 use crate::outcome::Attempt;
 
 /// A request's final outcome, on its way to its callback.
@@ -22,9 +23,15 @@ pub(crate) struct Completion {
     pub result: Attempt,
 }
 
+/// What the completion thread runs: a request's callback, or an event for the hook.
+pub(crate) enum Delivery {
+    Done(Completion),
+    Event(Event),
+}
+
 #[derive(Default)]
 struct State {
-    queued: VecDeque<Completion>,
+    queued: VecDeque<Delivery>,
     stopping: bool,
 }
 
@@ -36,7 +43,16 @@ pub(crate) struct CompletionQueue {
 
 impl CompletionQueue {
     pub fn push(&self, completion: Completion) {
-        self.state.lock().queued.push_back(completion);
+        self.deliver(Delivery::Done(completion));
+    }
+
+    /// Queues an event for the hook, in order with the completions.
+    pub fn push_event(&self, event: Event) {
+        self.deliver(Delivery::Event(event));
+    }
+
+    fn deliver(&self, delivery: Delivery) {
+        self.state.lock().queued.push_back(delivery);
         self.ready.notify_one();
     }
 
@@ -46,9 +62,10 @@ impl CompletionQueue {
         self.ready.notify_one();
     }
 
-    /// The completion thread's loop: runs every callback in the order queued, then
-    /// returns after [`CompletionQueue::stop`] once the queue is empty.
-    pub fn run(&self) {
+    /// The completion thread's loop: runs every callback (and hands every event to
+    /// `on_event`) in the order queued, then returns after [`CompletionQueue::stop`]
+    /// once the queue is empty.
+    pub fn run(&self, on_event: Option<&EventHook>) {
         let mut batch = VecDeque::new();
         loop {
             {
@@ -61,9 +78,18 @@ impl CompletionQueue {
                 }
                 std::mem::swap(&mut state.queued, &mut batch);
             }
-            for Completion { callback, id, result } in batch.drain(..) {
-                // A panicking Rust callback must not take the other completions down.
-                let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
+            for delivery in batch.drain(..) {
+                // A panicking Rust callback or hook must not take the others down.
+                match delivery {
+                    Delivery::Done(Completion { callback, id, result }) => {
+                        let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
+                    }
+                    Delivery::Event(event) => {
+                        if let Some(hook) = on_event {
+                            let _ = catch_unwind(AssertUnwindSafe(|| (hook.0)(&event)));
+                        }
+                    }
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ureq::tls::{Certificate, PemItem};
 
 use crate::error::{Error, Result};
+use crate::event::{Event, EventHook};
 use crate::redirect::RedirectPolicy;
 use crate::request::{validate_header_name, validate_header_value};
 
@@ -97,6 +98,14 @@ pub struct Config {
     pub(crate) sensitive_headers: Vec<String>,
     /// The longest pause or retry delay a server's headers may impose.
     pub(crate) max_server_pause: Duration,
+    /// Called with every event, on the completion thread.
+    pub(crate) on_event: Option<EventHook>,
+    /// Retries allowed as a percentage of recent first attempts, and a floor per second.
+    pub(crate) retry_budget: (u32, u32),
+    /// The HTTP statuses that are retried.
+    pub(crate) retry_statuses: Vec<u16>,
+    /// Whether the primary rate limit adapts to throttles (AIMD).
+    pub(crate) adaptive: bool,
 }
 
 impl Default for Config {
@@ -116,6 +125,10 @@ impl Default for Config {
             redirects: RedirectPolicy::default(),
             sensitive_headers: Vec::new(),
             max_server_pause: Duration::from_secs(5 * 60),
+            on_event: None,
+            retry_budget: (20, 10),
+            retry_statuses: vec![429, 502, 503, 504],
+            adaptive: false,
         }
     }
 }
@@ -320,5 +333,49 @@ impl Config {
         }
         self.max_server_pause = max;
         Ok(self)
+    }
+
+    /// Watches the client: `hook` is called with every [`Event`] (breaker
+    /// transitions, retries, server pauses, dropped requests, limit changes) on the
+    /// completion thread, in order with the callbacks. It must not block for long: it
+    /// holds up the callbacks behind it.
+    pub fn on_event(&mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &mut Self {
+        self.on_event = Some(EventHook::new(hook));
+        self
+    }
+
+    /// [`Config::on_event`] with a hook already made, or None to stop watching.
+    pub fn event_hook(&mut self, hook: Option<EventHook>) -> &mut Self {
+        self.on_event = hook;
+        self
+    }
+
+    /// Bounds retries: over any ten seconds, at most `percent` % of the first
+    /// attempts, plus `min_per_second` per second (20 % and 10/s by default), so a
+    /// failing API never sees a retry storm. A retry the budget refuses completes
+    /// with the last response or error. `(0, 0)` turns retries off.
+    pub fn retry_budget(&mut self, percent: u32, min_per_second: u32) -> &mut Self {
+        self.retry_budget = (percent, min_per_second);
+        self
+    }
+
+    /// Replaces the HTTP statuses that are retried (429, 502, 503 and 504 by
+    /// default); each must be 100..=599. Transport errors and timeouts stay retried.
+    pub fn retry_on_status(&mut self, statuses: &[u16]) -> Result<&mut Self> {
+        if let Some(bad) = statuses.iter().find(|s| !(100..=599).contains(*s)) {
+            return Err(Error::invalid(format!("retry on status: {bad} is not an HTTP status")));
+        }
+        self.retry_statuses = statuses.to_vec();
+        Ok(self)
+    }
+
+    /// Finds a limit the server does not publish: a throttle (429, or 503 with
+    /// `Retry-After`, without quota headers to pace from) cuts the primary rate limit
+    /// to three quarters, and every quiet second climbs a twentieth of the configured
+    /// rate back toward it (see [`crate::adaptive`]). Needs a rate limit, which is
+    /// the ceiling. Off by default.
+    pub fn adaptive(&mut self, on: bool) -> &mut Self {
+        self.adaptive = on;
+        self
     }
 }

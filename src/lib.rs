@@ -29,6 +29,7 @@
 //! # Ok::<(), rlc::Error>(())
 //! ```
 
+pub mod adaptive;
 pub mod backoff;
 pub mod breaker;
 mod client;
@@ -36,15 +37,18 @@ pub mod clock;
 mod completion;
 pub mod config;
 mod error;
+mod event;
 pub mod ffi;
 pub mod limiter;
 pub mod metrics;
 mod outcome;
 mod queue;
+pub mod quota;
 mod redirect;
 mod request;
 mod resolver;
 mod response;
+pub mod retry_budget;
 mod scheduler;
 mod worker;
 
@@ -52,6 +56,7 @@ pub use breaker::BreakerState;
 pub use client::{Callback, Client, RequestId};
 pub use config::{BreakerConfig, Config, RateLimit, RetryPolicy};
 pub use error::{Error, ErrorKind, Result};
+pub use event::{Event, EventHook};
 pub use metrics::MetricsSnapshot;
 pub use request::Request;
 pub use response::Response;

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use std::time::Duration;
+
 use crate::clock::{nanos, Nanos};
 use crate::config::RateLimit;
 
@@ -43,6 +45,28 @@ use crate::config::RateLimit;
 #[derive(Debug)]
 pub struct Limiter {
     rules: Vec<Rule>,
+    /// The pace a server's quota headers asked for, until its window resets.
+    pace: Option<Pace>,
+}
+
+/// Sends spaced `interval` apart until `until`, the reset of the server's window.
+#[derive(Debug)]
+struct Pace {
+    interval: u128,
+    until: Nanos,
+    /// When the last send was credited, if one was since the pace began.
+    last: Option<Nanos>,
+}
+
+impl Pace {
+    /// The earliest time the next send of `cost` may go, if the pace still holds.
+    fn ready(&self, now: Nanos) -> Option<Nanos> {
+        if now >= self.until {
+            return None;
+        }
+        let last = self.last?;
+        Some(to_nanos(u128::from(last) + self.interval).min(self.until))
+    }
 }
 
 /// One rule. Times in the bucket are "scaled": nanoseconds multiplied by `max`.
@@ -91,72 +115,110 @@ impl Rule {
         }
     }
 
-    /// The exact earliest time (scaled) at which the bucket holds a token.
-    fn bucket_earliest(&self) -> u128 {
-        self.tat.saturating_sub(self.tolerance)
+    /// The exact earliest time (scaled) at which the bucket holds `cost` tokens.
+    fn bucket_earliest(&self, cost: u128) -> u128 {
+        (self.tat + (cost - 1) * self.window).saturating_sub(self.tolerance)
     }
 
     /// When the ring, if full at `now`, lets the next send go. Finished sends leave
     /// the window one `window` after they completed; sends in flight never leave by
     /// time, so when they alone fill the window no time is known: the answer is then a
     /// window from now, and a [`Limiter::release`] makes the caller ask again sooner.
-    fn ring_ready(&self, now: Nanos) -> Option<Nanos> {
+    fn ring_ready(&self, now: Nanos, cost: u128) -> Option<Nanos> {
         let ring = self.ring.as_ref()?;
         let held = u128::from(ring.in_flight) + ring.done.len() as u128;
-        if held < self.max {
+        if held + cost <= self.max {
             return None;
         }
-        // This many finished sends must leave the window before one more may go.
-        let must_leave = (held - self.max + 1) as usize;
+        // This many finished sends must leave the window before `cost` more may go.
+        let must_leave = (held + cost - self.max) as usize;
         Some(match ring.done.get(must_leave - 1) {
             Some(done) => done.saturating_add(self.window_ns),
             None => now.saturating_add(self.window_ns),
         })
     }
 
-    /// The first whole nanosecond at which this rule allows a send.
-    fn ready(&self, now: Nanos) -> Nanos {
-        let bucket = to_nanos(self.bucket_earliest().div_ceil(self.max));
-        bucket.max(self.ring_ready(now).unwrap_or(0))
+    /// The first whole nanosecond at which this rule allows a send of `cost` tokens.
+    fn ready(&self, now: Nanos, cost: u128) -> Nanos {
+        let bucket = to_nanos(self.bucket_earliest(cost).div_ceil(self.max));
+        bucket.max(self.ring_ready(now, cost).unwrap_or(0))
     }
 
     /// The last whole nanosecond at or before this rule's exact earliest allowed time.
     /// Charging other rules from it (rather than from the rounded-up time) keeps the
     /// binding rule's own charge exact, so rounding never accumulates.
-    fn ready_floor(&self, now: Nanos) -> Nanos {
-        let bucket = to_nanos(self.bucket_earliest() / self.max);
-        bucket.max(self.ring_ready(now).unwrap_or(0))
+    fn ready_floor(&self, now: Nanos, cost: u128) -> Nanos {
+        let bucket = to_nanos(self.bucket_earliest(cost) / self.max);
+        bucket.max(self.ring_ready(now, cost).unwrap_or(0))
     }
 
-    /// Takes one token as of `credit` (a time at which every rule allowed the send);
-    /// a strict rule counts the send as in flight.
-    fn charge(&mut self, credit: Nanos) {
+    /// Takes `cost` tokens as of `credit` (a time at which every rule allowed the
+    /// send); a strict rule counts them as in flight.
+    fn charge(&mut self, credit: Nanos, cost: u128) {
         let credit = u128::from(credit) * self.max;
-        self.tat = self.tat.max(credit) + self.window;
+        self.tat = self.tat.max(credit) + cost * self.window;
         if let Some(ring) = self.ring.as_mut() {
-            ring.in_flight += 1;
+            ring.in_flight += to_nanos(cost);
         }
     }
 
-    /// A send's attempt completed at `now`: it counts until `now + window`.
-    fn release(&mut self, now: Nanos) {
+    /// A send of `cost` tokens completed at `now`: it counts until `now + window`.
+    fn release(&mut self, now: Nanos, cost: u128) {
         let Some(ring) = self.ring.as_mut() else { return };
-        ring.in_flight = ring.in_flight.saturating_sub(1);
+        ring.in_flight = ring.in_flight.saturating_sub(to_nanos(cost));
         // Completions may be reported slightly out of order; keep the ring sorted.
         let at = ring.done.iter().rposition(|&t| t <= now).map_or(0, |i| i + 1);
-        ring.done.insert(at, now);
+        for _ in 0..cost.min(self.max) {
+            ring.done.insert(at, now);
+        }
         while ring.done.len() as u128 > self.max {
             ring.done.pop_front();
         }
     }
 
-    fn tokens(&self, now: Nanos) -> u64 {
-        let horizon = u128::from(now) * self.max + self.tolerance;
-        let bucket = if self.tat > horizon {
-            0
+    /// Lowers the bucket to `tokens` at `now` if it holds more; never raises it.
+    fn hold_at_most(&mut self, now: Nanos, tokens: u64) {
+        let held = u128::from(tokens).saturating_mul(self.window);
+        if self.scaled_tokens(now) > held {
+            let full = self.tolerance + self.window;
+            self.tat = u128::from(now) * self.max + full - held.min(full);
+        }
+    }
+
+    /// The largest cost one send may have: a bucket never holds more than `burst`
+    /// tokens, and a strict window never more than `max` sends.
+    fn max_cost(&self) -> u128 {
+        if self.ring.is_some() {
+            self.burst.min(self.max)
         } else {
-            ((horizon - self.tat) / self.window + 1).min(self.burst)
-        };
+            self.burst
+        }
+    }
+
+    /// The tokens in the bucket at `now`, in scaled units of one `window` per token
+    /// (fractions kept): `burst` tokens when full.
+    fn scaled_tokens(&self, now: Nanos) -> u128 {
+        let now = u128::from(now) * self.max;
+        (now + self.tolerance + self.window).saturating_sub(self.tat.max(now))
+    }
+
+    /// This rule with `limit`'s rate and burst from `now` on, holding as many tokens
+    /// as it held (up to the new burst, fractions rounded down): a change of limit
+    /// neither loses nor invents tokens. A strict ring keeps what it counts.
+    fn changed_to(self, limit: &RateLimit, now: Nanos) -> Rule {
+        let mut next = Rule::new(limit);
+        // Tokens held, as a fraction of the old window, rescaled to the new one.
+        let held = self.scaled_tokens(now) * next.window / self.window;
+        let full = next.tolerance + next.window;
+        next.tat = u128::from(now) * next.max + full - held.min(full);
+        if let (Some(next_ring), Some(ring)) = (next.ring.as_mut(), self.ring) {
+            *next_ring = ring;
+        }
+        next
+    }
+
+    fn tokens(&self, now: Nanos) -> u64 {
+        let bucket = (self.scaled_tokens(now) / self.window).min(self.burst);
         let ring = match &self.ring {
             Some(ring) => {
                 let recent =
@@ -178,7 +240,7 @@ impl Limiter {
     /// A limiter enforcing every rule in `limits` at once, each starting with a full
     /// bucket.
     pub fn new(limits: &[RateLimit]) -> Self {
-        Limiter { rules: limits.iter().map(Rule::new).collect() }
+        Limiter { rules: limits.iter().map(Rule::new).collect(), pace: None }
     }
 
     /// Takes one token from every rule if all allow a send at `now`, and returns
@@ -187,26 +249,85 @@ impl Limiter {
     /// every rule may allow it (`t > now`); asking again at `t` succeeds unless
     /// something else was taken in between.
     pub fn try_acquire(&mut self, now: Nanos, demand_since: Nanos) -> Result<Nanos, Nanos> {
+        self.try_acquire_cost(now, demand_since, 1)
+    }
+
+    /// [`Limiter::try_acquire`] for a send that costs `cost` tokens of every rule (a
+    /// batch call that counts as ten, say). `cost` must be at least 1 and at most
+    /// [`Limiter::max_cost`], or the send could never go.
+    pub fn try_acquire_cost(
+        &mut self,
+        now: Nanos,
+        demand_since: Nanos,
+        cost: u32,
+    ) -> Result<Nanos, Nanos> {
+        let cost = u128::from(cost.max(1));
         let demand_since = demand_since.min(now);
+        let paced = self.pace.as_ref().and_then(|p| p.ready(now)).unwrap_or(0);
         // Check every rule before charging any, so a refusal leaves all untouched.
-        let ready = self.rules.iter().map(|r| r.ready(now)).max().unwrap_or(0);
+        let ready = self.rules.iter().map(|r| r.ready(now, cost)).max().unwrap_or(0).max(paced);
         if ready > now {
             return Err(ready);
         }
-        let floor =
-            self.rules.iter().map(|r| r.ready_floor(now)).max().unwrap_or(0).max(demand_since);
+        let floor = self.rules.iter().map(|r| r.ready_floor(now, cost)).max().unwrap_or(0);
+        let floor = floor.max(paced).max(demand_since);
         for rule in &mut self.rules {
-            rule.charge(floor);
+            rule.charge(floor, cost);
         }
-        Ok(ready.max(demand_since))
+        let credited = ready.max(demand_since);
+        if let Some(pace) = self.pace.as_mut() {
+            // A send of cost c spends c of the server's quota: the next waits c intervals.
+            pace.last = Some(to_nanos(u128::from(credited) + pace.interval * (cost - 1)));
+        }
+        Ok(credited)
     }
 
     /// Reports that the attempt of one send granted by `try_acquire` completed at
     /// `now` (with a response or without). Strict rules count the send until one
     /// window after this; other rules need no report. Call it exactly once per grant.
     pub fn release(&mut self, now: Nanos) {
+        self.release_cost(now, 1);
+    }
+
+    /// [`Limiter::release`] for a send granted by `try_acquire_cost` with `cost`.
+    pub fn release_cost(&mut self, now: Nanos, cost: u32) {
         for rule in &mut self.rules {
-            rule.release(now);
+            rule.release(now, u128::from(cost.max(1)));
+        }
+    }
+
+    /// The largest cost a send may have (`u32::MAX` when unlimited): no rule's bucket
+    /// ever holds more than its burst.
+    pub fn max_cost(&self) -> u32 {
+        let max = self.rules.iter().map(Rule::max_cost).min().unwrap_or(u128::MAX);
+        u32::try_from(max).unwrap_or(u32::MAX)
+    }
+
+    /// Paces sends `interval` apart until `reset` from `now`, as a server's quota
+    /// headers ask (its remaining requests spread evenly until its window resets), on
+    /// top of every rule; a newer report replaces an older one. `remaining` also
+    /// lowers the primary rule's bucket when it holds more than the server has left.
+    pub fn pace(&mut self, now: Nanos, interval: Duration, reset: Duration, remaining: u64) {
+        let last = self.pace.as_ref().filter(|p| now < p.until).and_then(|p| p.last);
+        self.pace = Some(Pace {
+            interval: u128::from(nanos(interval)),
+            until: now.saturating_add(nanos(reset)),
+            last,
+        });
+        if let Some(rule) = self.rules.first_mut() {
+            rule.hold_at_most(now, remaining);
+        }
+    }
+
+    /// Replaces the primary rule (the first; added when there is none) with `limit`
+    /// as of `now`, keeping the tokens it held up to the new burst: a live change of
+    /// limit neither loses nor invents tokens. Stacked rules stay as they are.
+    pub fn set_primary(&mut self, limit: &RateLimit, now: Nanos) {
+        if self.rules.is_empty() {
+            self.rules.push(Rule::new(limit));
+        } else {
+            let old = self.rules.remove(0);
+            self.rules.insert(0, old.changed_to(limit, now));
         }
     }
 
@@ -214,6 +335,11 @@ impl Limiter {
     /// unlimited); for a strict rule, also no more than its ring still allows.
     pub fn tokens_available(&self, now: Nanos) -> u64 {
         self.rules.iter().map(|rule| rule.tokens(now)).min().unwrap_or(u64::MAX)
+    }
+
+    /// The primary rule's requests per window, if there is one.
+    pub fn primary_max(&self) -> Option<u32> {
+        self.rules.first().map(|r| u32::try_from(r.max).unwrap_or(u32::MAX))
     }
 
     /// True when there is no rule.
@@ -244,6 +370,95 @@ mod tests {
 
     fn snapshot(l: &Limiter) -> String {
         format!("{l:?}")
+    }
+
+    #[test]
+    fn a_weighted_send_takes_its_cost_from_every_rule() {
+        // 10/s burst 10, and 100/min burst 12 stacked: a send of cost 4.
+        let mut l = limiter(&[rule(10, SEC, 10, false), rule(100, 60 * SEC, 12, false)]);
+        assert_eq!(l.max_cost(), 10);
+        assert_eq!(l.try_acquire_cost(0, 0, 4), Ok(0));
+        assert_eq!(l.try_acquire_cost(0, 0, 4), Ok(0));
+        assert_eq!(l.tokens_available(0), 2);
+        // Two left in the first rule: a cost of 4 waits for two more, 200 ms.
+        assert_eq!(l.try_acquire_cost(0, 0, 4), Err(200 * MS));
+        assert_eq!(l.try_acquire_cost(200 * MS, 0, 4), Ok(200 * MS));
+        // The second rule, 0.6 s a token, was charged all 12 and refilled a third of
+        // one: 9 more take 5.2 s, although the first rule is full long before.
+        assert_eq!(l.try_acquire_cost(SEC, SEC, 9), Err(5400 * MS));
+        assert_eq!(l.try_acquire_cost(5400 * MS, SEC, 9), Ok(5400 * MS));
+    }
+
+    #[test]
+    fn a_strict_rule_counts_a_weighted_send_as_that_many_sends() {
+        let mut l = limiter(&[rule(5, SEC, 5, true)]);
+        assert_eq!(l.max_cost(), 5);
+        assert_eq!(l.try_acquire_cost(0, 0, 3), Ok(0));
+        assert!(l.try_acquire_cost(0, 0, 3).is_err(), "3 + 3 > 5 in the window");
+        assert_eq!(l.try_acquire_cost(0, 0, 2), Ok(0));
+        l.release_cost(10 * MS, 3);
+        l.release_cost(20 * MS, 2);
+        // All five count until a window after they completed.
+        assert_eq!(l.try_acquire_cost(SEC, SEC, 1), Err(SEC + 10 * MS));
+        assert_eq!(l.try_acquire_cost(SEC + 10 * MS, SEC, 3), Ok(SEC + 10 * MS));
+    }
+
+    #[test]
+    fn a_servers_quota_is_spread_until_its_reset() {
+        // No local limit; the server says 4 left, reset in 2 s: one every 500 ms.
+        let mut l = limiter(&[]);
+        l.pace(0, Duration::from_millis(500), Duration::from_secs(2), 4);
+        assert_eq!(l.try_acquire(0, 0), Ok(0));
+        assert_eq!(l.try_acquire(0, 0), Err(500 * MS));
+        assert_eq!(l.try_acquire(500 * MS, 500 * MS), Ok(500 * MS));
+        // A newer report (2 left, reset in 1.5 s) keeps the last send as its origin.
+        l.pace(600 * MS, Duration::from_millis(750), Duration::from_millis(1500), 2);
+        assert_eq!(l.try_acquire(600 * MS, 600 * MS), Err(1250 * MS));
+        // A weighted send spends that many intervals.
+        assert_eq!(l.try_acquire_cost(1250 * MS, 1250 * MS, 2), Ok(1250 * MS));
+        assert_eq!(l.try_acquire(1250 * MS, 1250 * MS), Err(2100 * MS), "the reset ends the pace");
+        // After the reset the pace no longer holds.
+        assert_eq!(l.try_acquire(2100 * MS, 2100 * MS), Ok(2100 * MS));
+        assert_eq!(l.try_acquire(2100 * MS, 2100 * MS), Ok(2100 * MS));
+    }
+
+    #[test]
+    fn a_server_that_counts_fewer_left_lowers_the_bucket() {
+        let mut l = limiter(&[rule(100, SEC, 100, false)]);
+        assert_eq!(l.tokens_available(0), 100);
+        l.pace(0, Duration::from_millis(100), Duration::from_secs(1), 10);
+        assert_eq!(l.tokens_available(0), 10);
+        // It never raises it.
+        l.pace(0, Duration::from_millis(1), Duration::from_secs(1), 1000);
+        assert_eq!(l.tokens_available(0), 10);
+    }
+
+    #[test]
+    fn a_live_change_of_limit_keeps_the_tokens_held() {
+        // 10/s, burst 10, half spent: 5 tokens held.
+        let mut l = limiter(&[rule(10, SEC, 10, false)]);
+        for _ in 0..5 {
+            l.try_acquire(0, 0).unwrap();
+        }
+        l.set_primary(&rule(100, SEC, 100, false), 0);
+        assert_eq!(l.tokens_available(0), 5, "no token invented by a higher limit");
+        for _ in 0..5 {
+            assert_eq!(l.try_acquire(0, 0), Ok(0));
+        }
+        assert_eq!(l.try_acquire(0, 0), Err(10 * MS), "then the new rate");
+        // Down to 2/s, burst 2: held tokens cut to the new burst.
+        let mut l = limiter(&[rule(10, SEC, 10, false)]);
+        l.set_primary(&rule(2, SEC, 2, false), 0);
+        assert_eq!(l.tokens_available(0), 2);
+        // A fraction of a token carries over too: 10/s with 0.5 token held.
+        let mut l = limiter(&[rule(10, SEC, 1, false)]);
+        l.try_acquire(0, 0).unwrap();
+        l.set_primary(&rule(1, SEC, 1, false), 50 * MS);
+        assert_eq!(l.try_acquire(50 * MS, 50 * MS), Err(550 * MS));
+        // With no limit before, one is added.
+        let mut l = limiter(&[]);
+        l.set_primary(&rule(1, SEC, 1, false), 0);
+        assert!(!l.is_unlimited());
     }
 
     #[test]
@@ -530,7 +745,7 @@ mod tests {
         assert_eq!(l.try_acquire(10, 10), Err(250 * MS));
         assert_eq!(l.try_acquire(250 * MS, 10), Ok(250 * MS));
         // The 10/s rule was charged as of 250 ms, the real earliest send.
-        assert_eq!(l.rules[0].ready(0), 350 * MS);
+        assert_eq!(l.rules[0].ready(0, 1), 350 * MS);
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct MetricsSnapshot {
     pub redirects: u64,
     /// Attempts that panicked inside rlc (a bug), completed as `Panic`.
     pub worker_panics: u64,
+    /// Retries the retry budget refused (the request completed with its last answer).
+    pub retries_refused_by_budget: u64,
+    /// The primary rate limit in force, in requests per its window (0 without one):
+    /// the configured one, or where adaptive limiting or a live change has put it.
+    pub rate_limit: u32,
 }
 
 /// Gauges read from the scheduler's state at snapshot time.
@@ -88,6 +93,7 @@ pub(crate) struct Gauges {
     pub breaker_transitions: u64,
     pub paused_ms: u64,
     pub tokens_available: u64,
+    pub rate_limit: u32,
 }
 
 struct Percentiles(Histogram<u64>);
@@ -128,6 +134,7 @@ pub(crate) struct Metrics {
     server_pauses_capped: AtomicU64,
     redirects: AtomicU64,
     worker_panics: AtomicU64,
+    retries_refused_by_budget: AtomicU64,
     latencies: Mutex<Option<Histograms>>,
 }
 
@@ -164,6 +171,10 @@ impl Metrics {
 
     pub fn redirect(&self) {
         self.redirects.fetch_add(1, Relaxed);
+    }
+
+    pub fn retry_budget_exhausted(&self) {
+        self.retries_refused_by_budget.fetch_add(1, Relaxed);
     }
 
     pub fn worker_panic(&self) {
@@ -244,6 +255,8 @@ impl Metrics {
             server_pauses_capped: self.server_pauses_capped.load(Relaxed),
             redirects: self.redirects.load(Relaxed),
             worker_panics: self.worker_panics.load(Relaxed),
+            retries_refused_by_budget: self.retries_refused_by_budget.load(Relaxed),
+            rate_limit: g.rate_limit,
         }
     }
 }
@@ -301,6 +314,12 @@ impl MetricsSnapshot {
         );
         metric("redirects_total", "counter", "Redirect hops followed.", &[("", self.redirects)]);
         metric(
+            "retries_refused_by_budget_total",
+            "counter",
+            "Retries the retry budget refused.",
+            &[("", self.retries_refused_by_budget)],
+        );
+        metric(
             "worker_panics_total",
             "counter",
             "Attempts that panicked inside rlc (a bug; completed as RLC_E_PANIC).",
@@ -313,6 +332,12 @@ impl MetricsSnapshot {
             &[("", self.breaker_transitions)],
         );
         metric("queue_depth", "gauge", "Requests waiting.", &[("", self.queue_depth)]);
+        metric(
+            "rate_limit",
+            "gauge",
+            "The primary rate limit in force, in requests per its window (adaptive or changed live).",
+            &[("", u64::from(self.rate_limit))],
+        );
         metric("in_flight", "gauge", "Requests on the network.", &[("", self.in_flight)]);
         metric(
             "breaker_state",

@@ -19,11 +19,12 @@ pub(crate) fn is_breaker_failure(attempt: &Attempt) -> bool {
     }
 }
 
-/// Transient failures worth another attempt: transport errors, timeouts, 429, 502,
-/// 503, 504. TLS failures and oversized bodies would fail the same way again.
-pub(crate) fn is_retryable(attempt: &Attempt) -> bool {
+/// Transient failures worth another attempt: transport errors, timeouts, and the
+/// `statuses` configured (429, 502, 503, 504 by default). TLS failures and oversized
+/// bodies would fail the same way again.
+pub(crate) fn is_retryable(attempt: &Attempt, statuses: &[u16]) -> bool {
     match attempt {
-        Ok(response) => matches!(response.status, 429 | 502 | 503 | 504),
+        Ok(response) => statuses.contains(&response.status),
         Err(e) => matches!(e.kind(), ErrorKind::Timeout | ErrorKind::Connect | ErrorKind::Io),
     }
 }
@@ -99,17 +100,20 @@ mod tests {
 
     #[test]
     fn retries_transient_failures_only() {
-        for s in [429, 502, 503, 504] {
-            assert!(is_retryable(&status(s)), "{s}");
+        let defaults = [429, 502, 503, 504];
+        for s in defaults {
+            assert!(is_retryable(&status(s), &defaults), "{s}");
         }
         for s in [200, 400, 404, 500, 501] {
-            assert!(!is_retryable(&status(s)), "{s}");
+            assert!(!is_retryable(&status(s), &defaults), "{s}");
         }
+        assert!(is_retryable(&status(500), &[500]));
+        assert!(!is_retryable(&status(503), &[500]));
         for k in [ErrorKind::Timeout, ErrorKind::Connect, ErrorKind::Io] {
-            assert!(is_retryable(&failed(k)));
+            assert!(is_retryable(&failed(k), &[]));
         }
         for k in [ErrorKind::Tls, ErrorKind::BodyTooLarge, ErrorKind::InvalidArgument] {
-            assert!(!is_retryable(&failed(k)));
+            assert!(!is_retryable(&failed(k), &defaults));
         }
     }
 }

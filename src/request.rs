@@ -15,6 +15,10 @@ pub struct Request {
     pub(crate) timeout: Option<Duration>,
     pub(crate) deadline: Option<Duration>,
     pub(crate) retry_unsafe: bool,
+    /// Retries for this request, instead of the client's `max_retries`.
+    pub(crate) max_retries: Option<u32>,
+    /// Tokens this request takes from every rate limit.
+    pub(crate) cost: u32,
 }
 
 /// The longest path or URL accepted: servers refuse far shorter ones, and a target
@@ -52,6 +56,8 @@ impl Request {
             timeout: None,
             deadline: None,
             retry_unsafe: false,
+            max_retries: None,
+            cost: 1,
         })
     }
 
@@ -101,6 +107,24 @@ impl Request {
     pub fn retry_non_idempotent(&mut self, allow: bool) -> &mut Self {
         self.retry_unsafe = allow;
         self
+    }
+
+    /// Retries for this request alone, instead of the client's `max_retries`
+    /// (0: never retried).
+    pub fn max_retries(&mut self, max: u32) -> &mut Self {
+        self.max_retries = Some(max);
+        self
+    }
+
+    /// How many tokens this request takes from every rate limit (1 by default): a
+    /// batch call that the API counts as ten costs 10. At least 1, and at most the
+    /// smallest burst of the client's limits (checked at submit).
+    pub fn cost(&mut self, tokens: u32) -> Result<&mut Self> {
+        if tokens == 0 {
+            return Err(Error::invalid("cost must be at least 1"));
+        }
+        self.cost = tokens;
+        Ok(self)
     }
 
     /// The method, upper-cased.

@@ -14,19 +14,23 @@ use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use ureq::http::Uri;
 
-use crate::backoff::{parse_retry_after, retry_delay, server_pause};
-use crate::breaker::{Admission, CircuitBreaker};
+use crate::adaptive::AdaptiveRate;
+use crate::backoff::{parse_retry_after, retry_delay, server_pause_source};
+use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::client::Callback;
 use crate::clock::{nanos, Clock, MonotonicClock, Nanos};
 use crate::completion::{Completion, CompletionQueue};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
+use crate::event::Event;
 use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
+use crate::quota::{server_quota, Quota};
 use crate::redirect::{describes_body, is_sensitive, next_hop, Hop};
 use crate::request::Request;
+use crate::retry_budget::RetryBudget;
 
 /// A request on its way through the client.
 pub(crate) struct Job {
@@ -50,6 +54,8 @@ pub(crate) struct Job {
     pub cross_origin: bool,
     /// True when the next dispatch follows a redirect rather than making a new attempt.
     pub hop_pending: bool,
+    /// The tokens the attempt in flight took, given back to the limiter when it ends.
+    pub charged: u32,
 }
 
 impl Job {
@@ -94,6 +100,11 @@ pub(crate) struct Core {
     table: HashMap<u64, Entry>,
     limiter: Limiter,
     breaker: CircuitBreaker,
+    retry_budget: RetryBudget,
+    /// The primary limit's adaptive rate, when the config asks for one.
+    adaptive: Option<AdaptiveRate>,
+    /// The primary limit as configured or last changed live: the adaptive ceiling.
+    primary: Option<crate::config::RateLimit>,
     /// Requests waiting, ready or for a retry (the queue-size bound counts these).
     queued: usize,
     in_flight: usize,
@@ -132,6 +143,13 @@ impl Core {
             table: HashMap::new(),
             limiter: Limiter::new(&config.rate_limits),
             breaker: CircuitBreaker::new(config.breaker),
+            retry_budget: RetryBudget::new(config.retry_budget.0, config.retry_budget.1),
+            adaptive: config
+                .rate_limits
+                .first()
+                .filter(|_| config.adaptive)
+                .map(|limit| AdaptiveRate::new(limit.max_requests, 0)),
+            primary: config.rate_limits.first().copied(),
             queued: 0,
             in_flight: 0,
             paused_until: 0,
@@ -219,13 +237,28 @@ impl Shared {
     /// The completion thread's body: every callback, then the client handle if it
     /// was freed inside one of them.
     pub fn run_completions(&self) {
-        self.completions.run();
+        self.completions.run(self.config.on_event.as_ref());
         let freed = self.freed_in_callback.lock().take();
         drop(freed);
     }
 
     pub fn is_completion_thread(&self) -> bool {
         self.completion_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// Hands an event to the completion thread, when someone watches.
+    fn emit(&self, event: impl FnOnce() -> Event) {
+        if self.config.on_event.is_some() {
+            self.completions.push_event(event());
+        }
+    }
+
+    /// Emits the breaker's transition, if it made one since it was `before`.
+    fn emit_breaker_change(&self, before: BreakerState, core: &Core) {
+        let after = core.breaker.stored_state();
+        if before != after {
+            self.emit(|| Event::Breaker { from: before, to: after });
+        }
     }
 
     /// Hands a final result to the completion thread.
@@ -256,13 +289,23 @@ impl Shared {
         }
         if !core.breaker.accepts_submit(now) {
             self.metrics.circuit_open_at_submit();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::CircuitOpen });
             return Err((
                 Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"),
                 callback,
             ));
         }
+        if request.cost > core.limiter.max_cost() {
+            let max = core.limiter.max_cost();
+            let err = Error::invalid(format!(
+                "the request costs {} tokens, more than a rate limit ever holds ({max})",
+                request.cost
+            ));
+            return Err((err, callback));
+        }
         if core.queued >= self.config.max_queue_size {
             self.metrics.queue_full();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::QueueFull });
             return Err((
                 Error::new(
                     ErrorKind::QueueFull,
@@ -288,6 +331,7 @@ impl Shared {
             visited: Vec::new(),
             cross_origin: false,
             hop_pending: false,
+            charged: 0,
         };
         // The scheduler needs waking when it may be idle (nothing was ready and a
         // worker is free), or when this deadline comes before it would wake by itself:
@@ -366,6 +410,7 @@ impl Shared {
             breaker_transitions: core.breaker.transitions(),
             paused_ms: core.paused_until.saturating_sub(now) / 1_000_000,
             tokens_available: core.limiter.tokens_available(now),
+            rate_limit: core.limiter.primary_max().unwrap_or(0),
         };
         drop(core);
         self.metrics.snapshot(gauges)
@@ -436,6 +481,10 @@ impl Shared {
                 Admission::Reject => {
                     core.ready.pop();
                     let job = core.take_queued(head.id).expect("live head");
+                    self.emit(|| Event::Dropped {
+                        id: Some(head.id),
+                        reason: ErrorKind::CircuitOpen,
+                    });
                     let err = Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open");
                     self.finish(job, Err(err), now);
                     continue;
@@ -455,16 +504,20 @@ impl Shared {
                 return Err(Wait::Until(core.paused_until));
             }
             let demand = *core.demand_since.get_or_insert(now);
-            let credited = core.limiter.try_acquire(now, demand).map_err(Wait::Until)?;
+            let cost = self.charged_cost(core, head.id);
+            let credited = core.limiter.try_acquire_cost(now, demand, cost).map_err(Wait::Until)?;
             core.demand_since = Some(credited);
             core.ready.pop();
+            let before = core.breaker.stored_state();
             let probe = matches!(core.breaker.admit(now), Admission::Allow { probe: true });
+            self.emit_breaker_change(before, core);
             let entry = core.table.get_mut(&head.id).expect("live head");
             let mut job = entry.job.take().expect("live head");
             core.queued -= 1;
             core.in_flight += 1;
             if job.attempts == 0 {
                 self.metrics.queue_wait(now.saturating_sub(job.submitted_at));
+                core.retry_budget.first_attempt(now);
             }
             // A redirect hop is the same attempt going on; it still took its token.
             if !std::mem::take(&mut job.hop_pending) {
@@ -472,8 +525,20 @@ impl Shared {
             }
             job.probe = probe;
             job.sent_at = now;
+            job.charged = cost;
             return Ok(job);
         }
+    }
+
+    /// The tokens queued request `id` takes: its cost, but never more than the limits
+    /// can hold (a live limit change may have lowered a burst below it, and it must
+    /// not wait for ever). No look-up at all when nothing is limited.
+    fn charged_cost(&self, core: &Core, id: u64) -> u32 {
+        if core.limiter.is_unlimited() {
+            return 1;
+        }
+        let cost = core.table.get(&id).and_then(|e| e.job.as_ref()).map_or(1, |j| j.request.cost);
+        cost.min(core.limiter.max_cost())
     }
 
     fn expire_deadlines(&self, core: &mut Core, now: Nanos) {
@@ -483,11 +548,48 @@ impl Shared {
             }
             core.deadlines.pop();
             if let Some(job) = core.take_queued(id) {
+                self.emit(|| Event::Dropped { id: Some(id), reason: ErrorKind::Timeout });
                 let err =
                     Error::new(ErrorKind::Timeout, "the request's deadline passed while queued");
                 self.finish(job, Err(err), now);
             }
         }
+    }
+
+    /// Feeds an answer to the adaptive rate, if there is one, and applies its change.
+    fn adapt(&self, core: &mut Core, now: Nanos, throttled: bool) {
+        let Some(adaptive) = core.adaptive.as_mut() else { return };
+        let changed = if throttled { adaptive.on_throttle(now) } else { adaptive.on_answer(now) };
+        let (Some(max_requests), Some(first)) = (changed, core.primary.as_ref()) else {
+            return;
+        };
+        let limit = crate::config::RateLimit {
+            max_requests,
+            burst: first.burst.min(max_requests),
+            ..*first
+        };
+        core.limiter.set_primary(&limit, now);
+        self.emit(|| Event::LimitChanged { max_requests, window: first.window });
+    }
+
+    /// Replaces the primary rate limit of the running client at once, keeping the
+    /// tokens it held (up to the new burst) and its strictness.
+    pub fn set_rate_limit(&self, max_requests: u32, window: Duration) -> Result<(), Error> {
+        let mut limit = crate::config::RateLimit::new(max_requests, window)?;
+        limit.strict = self.config.rate_limits.first().is_some_and(|l| l.strict);
+        let now = self.clock.now();
+        let mut core = self.lock();
+        core.limiter.set_primary(&limit, now);
+        core.primary = Some(limit);
+        if core.adaptive.is_some() {
+            // The new limit is the new ceiling, and adapting starts over from it.
+            core.adaptive = Some(AdaptiveRate::new(max_requests, now));
+        }
+        self.emit(|| Event::LimitChanged { max_requests, window });
+        drop(core);
+        // The head may go sooner (or later) than the scheduler's timer says.
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// The longest pause a server may impose; a longer one is cut, and counted.
@@ -515,19 +617,38 @@ impl Shared {
         let mut core = self.lock();
         core.in_flight -= 1;
         self.metrics.attempt(now.saturating_sub(job.sent_at));
-        core.limiter.release(now);
+        core.limiter.release_cost(now, job.charged);
+        let before = core.breaker.stored_state();
         if reached_network {
             core.breaker.record(now, job.probe, is_breaker_failure(&attempt));
         } else if job.probe {
             core.breaker.release_probe();
         }
+        self.emit_breaker_change(before, &core);
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
-            if let Some(pause) = server_pause(response.status, &header, wall) {
-                let pause = self.capped_pause(pause);
+            let quota = server_quota(&header, wall);
+            if let Some(quota) = quota {
+                // Spread what the server has left until its reset, within the cap.
+                let reset = quota.reset.min(self.config.max_server_pause);
+                if let Some(interval) = (Quota { reset, ..quota }).interval() {
+                    core.limiter.pace(now, interval, reset, quota.remaining);
+                }
+            }
+            let throttled = response.status == 429
+                || response.status == 503 && response.header("retry-after").is_some();
+            self.adapt(&mut core, now, throttled && quota.is_none());
+            if let Some((asked, source)) = server_pause_source(response.status, &header, wall) {
+                let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
                 self.metrics.server_pause();
+                self.emit(|| Event::Pause {
+                    duration: pause,
+                    status: response.status,
+                    header: source,
+                    capped: pause < asked,
+                });
             }
             retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
         }
@@ -555,17 +676,28 @@ impl Shared {
             Err(refused) => Err(refused),
         };
         let policy = &self.config.retry;
-        let wants_retry = live
-            && is_retryable(&attempt)
+        let max_retries = job.request.max_retries.unwrap_or(policy.max_retries);
+        let mut wants_retry = live
+            && is_retryable(&attempt, &self.config.retry_statuses)
             && job.request.may_retry()
-            && job.attempts <= policy.max_retries;
-        let not_before = wants_retry.then(|| {
+            && job.attempts <= max_retries;
+        if wants_retry && !core.retry_budget.try_retry(now) {
+            self.metrics.retry_budget_exhausted();
+            wants_retry = false;
+        }
+        let delay = wants_retry.then(|| {
             let hint = retry_after.map(|hint| self.capped_pause(hint));
-            let delay = retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng());
-            now.saturating_add(nanos(delay))
+            retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng())
         });
-        match not_before {
-            Some(t) if job.deadline.map_or(true, |d| t < d) => {
+        match delay.map(|d| (d, now.saturating_add(nanos(d)))) {
+            Some((delay, t)) if job.deadline.map_or(true, |d| t < d) => {
+                self.emit(|| Event::Retry {
+                    id: job.key.id,
+                    attempt: job.attempts,
+                    delay,
+                    status: attempt.as_ref().map_or(0, |r| r.status),
+                    error: attempt.as_ref().err().map(Error::kind),
+                });
                 self.requeue(&mut core, job, Some(t));
                 self.metrics.retry();
             }

@@ -12,7 +12,9 @@ mod native;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use native::{have, library_dir, link_args, root, run_program, scratch_dir};
+use native::{
+    have, library_dir, link_args, root, run_program, scratch_dir, without_cargo_test_env,
+};
 
 const SUITE: &str = "cpp_abi";
 
@@ -51,7 +53,17 @@ fn compile(name: &str) -> PathBuf {
 /// Compiles and runs `tests/cpp/<name>.cpp` against a fresh mock API; returns its
 /// stderr (already echoed).
 fn run_cpp(name: &str) -> String {
+    let _one_at_a_time = serialized();
     run_program(SUITE, &compile(name), &[])
+}
+
+/// The programs are built and run one at a time (cargo runs tests in parallel):
+/// client_test checks the order of requests that it submits within one 250 ms token,
+/// which a compile, a CMake build or a second program under valgrind beside it can
+/// stretch past the token (it did, with json_test and the CMake test added).
+fn serialized() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[test]
@@ -96,5 +108,114 @@ fn cpp_header_compiles_with_strict_warnings() {
 /// that would otherwise never run.
 #[test]
 fn every_cpp_program_has_a_test() {
-    native::assert_all_programs_run("cpp", "cpp", &["client_test"]);
+    native::assert_all_programs_run("cpp", "cpp", &["client_test", "json_test"]);
+}
+
+/// The JSON helpers of rlc.hpp, compiled with Debian's nlohmann-json3-dev (which
+/// `.ci/run` installs); the program refuses to compile without it.
+#[test]
+fn cpp_json_helpers() {
+    let stderr = run_cpp("json_test");
+    assert!(!stderr.contains("CHECK failed"), "json_test reported failures");
+}
+
+/// `make install` gives a CMake package: a project outside the repository that says
+/// find_package(rlc) and links rlc::rlc configures, builds a C and a C++ program
+/// against the install alone, and both run against a mock API.
+#[test]
+fn cmake_find_package_after_make_install() {
+    assert!(have("cmake"), "this test needs cmake (.ci/run installs it)");
+    assert!(have("make"), "this test needs make");
+    let _one_at_a_time = serialized(); // a build and two programs: see serialized()
+    let scratch = scratch_dir(SUITE).join("cmake");
+    let _ = std::fs::remove_dir_all(&scratch);
+    let prefix = scratch.join("prefix");
+    let source = scratch.join("src");
+    let build = scratch.join("build");
+    std::fs::create_dir_all(&source).unwrap();
+
+    // make install runs `cargo build --release --lib`: without this test's cargo
+    // variables, or it would redo the release build (see without_cargo_test_env).
+    let mut make = Command::new("make");
+    without_cargo_test_env(&mut make);
+    let output = make
+        .arg("-C")
+        .arg(root())
+        .args(["--no-print-directory", "install"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .output()
+        .expect("run make install");
+    assert!(
+        output.status.success(),
+        "make install failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    std::fs::write(
+        source.join("CMakeLists.txt"),
+        "cmake_minimum_required(VERSION 3.16)\n\
+         project(rlc_consumer C CXX)\n\
+         find_package(rlc 0.1 REQUIRED)\n\
+         add_executable(consumer_c main.c)\n\
+         set_target_properties(consumer_c PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON)\n\
+         target_link_libraries(consumer_c PRIVATE rlc::rlc)\n\
+         add_executable(consumer_cpp main.cpp)\n\
+         set_target_properties(consumer_cpp PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)\n\
+         target_link_libraries(consumer_cpp PRIVATE rlc::rlc)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("main.c"),
+        "#include <rlc.h>\n#include <stdio.h>\n\
+         int main(int argc, char **argv) {\n\
+           if (argc < 2) return 2;\n\
+           rlc_config *cfg = rlc_config_new();\n\
+           rlc_client *client = NULL;\n\
+           if (rlc_config_set_base_url(cfg, argv[1]) != RLC_OK || rlc_client_new(cfg, &client) != RLC_OK) return 1;\n\
+           rlc_config_free(cfg);\n\
+           rlc_response *resp = NULL;\n\
+           rlc_result r = rlc_send(client, rlc_request_new(\"GET\", \"/ok\"), 0, &resp);\n\
+           int ok = r == RLC_OK && rlc_response_status(resp) == 200;\n\
+           printf(\"consumer_c: %s %s\\n\", rlc_version(), ok ? \"ok\" : \"FAILED\");\n\
+           if (r == RLC_OK) rlc_response_free(resp);\n\
+           rlc_client_free(client);\n\
+           return ok ? 0 : 1;\n\
+         }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        source.join("main.cpp"),
+        "#include <rlc.hpp>\n#include <cstdio>\n\
+         int main(int argc, char **argv) {\n\
+           if (argc < 2) return 2;\n\
+           rlc::Client client(rlc::Config().base_url(argv[1]));\n\
+           rlc::Response r = client.send(rlc::Request(\"GET\", \"/ok\"));\n\
+           std::printf(\"consumer_cpp: %s\\n\", r.status() == 200 ? \"ok\" : \"FAILED\");\n\
+           return r.status() == 200 ? 0 : 1;\n\
+         }\n",
+    )
+    .unwrap();
+
+    let cmake = |args: &[&std::ffi::OsStr], what: &str| {
+        let output = Command::new("cmake").args(args).output().expect("run cmake");
+        assert!(
+            output.status.success(),
+            "cmake {what} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let prefix_arg = format!("-DCMAKE_PREFIX_PATH={}", prefix.display());
+    cmake(
+        &["-S".as_ref(), source.as_os_str(), "-B".as_ref(), build.as_os_str(), prefix_arg.as_ref()],
+        "configure",
+    );
+    cmake(&["--build".as_ref(), build.as_os_str()], "build");
+
+    // CMake's build-tree rpath points at the install's lib directory: nothing else
+    // tells the programs where librlc.so.0 is.
+    for exe in ["consumer_c", "consumer_cpp"] {
+        run_program(SUITE, &build.join(exe), &[]);
+    }
 }

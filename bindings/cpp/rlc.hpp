@@ -30,6 +30,11 @@
 // lose an error catches it inside its callback, or uses submit_future.
 //
 // Build: -std=c++17 with include/ and bindings/cpp/ on the include path; link -lrlc.
+// With CMake: find_package(rlc) and target_link_libraries(app PRIVATE rlc::rlc).
+//
+// JSON: when <nlohmann/json.hpp> is on the include path (and RLC_NO_JSON is not
+// defined), Request::json(value) sends a JSON body and Response::json() parses one;
+// RLC_HAS_JSON is then 1. Without it nothing of nlohmann is included.
 
 #ifndef RLC_HPP
 #define RLC_HPP
@@ -43,6 +48,7 @@
 #include <functional>
 #include <future>
 #include <memory>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -51,6 +57,16 @@
 #include <vector>
 
 #include "rlc.h"
+
+#if !defined(RLC_NO_JSON) && defined(__has_include)
+#if __has_include(<nlohmann/json.hpp>)
+#include <nlohmann/json.hpp>
+#define RLC_HAS_JSON 1
+#endif
+#endif
+#ifndef RLC_HAS_JSON
+#define RLC_HAS_JSON 0
+#endif
 
 namespace rlc {
 
@@ -196,6 +212,10 @@ public:
     const std::vector<std::uint8_t> &body() const noexcept { return body_; }
     /// The same bytes as a string.
     std::string text() const { return std::string(body_.begin(), body_.end()); }
+#if RLC_HAS_JSON
+    /// The body parsed as JSON; throws nlohmann::json::parse_error when it is not.
+    nlohmann::json json() const { return nlohmann::json::parse(body_.begin(), body_.end()); }
+#endif
 
 private:
     RequestId id_ = 0;
@@ -209,6 +229,31 @@ private:
 
 /// A client configuration (rlc_config). Setters chain and throw Error when the
 /// library refuses a value. A Client copies it, so one Config may start several.
+/// Watches a client's events (rlc_event in rlc.h: breaker transitions, retries,
+/// server pauses, dropped requests, limit changes); runs on the completion thread.
+using EventHandler = std::function<void(const rlc_event &)>;
+
+} // namespace rlc
+
+extern "C" {
+/// The C event callback of every Config::on_event: `user_data` is the handler. No
+/// exception leaves.
+inline void rlc_hpp_event(void *user_data, const rlc_event *event) noexcept {
+    try {
+        (*static_cast<rlc::EventHandler *>(user_data))(*event);
+    } catch (...) {
+        std::fprintf(stderr, "rlc.hpp: the event handler threw (ignored)\n");
+    }
+}
+
+/// Releases an event handler kept alive for a shutdown finished by the library.
+inline void rlc_hpp_release_handler(void *user_data) noexcept {
+    delete static_cast<std::shared_ptr<rlc::EventHandler> *>(user_data);
+}
+}
+
+namespace rlc {
+
 class Config {
 public:
     Config() : cfg_(rlc_config_new()) {
@@ -296,6 +341,15 @@ public:
     Config &max_server_pause(std::chrono::milliseconds max) & {
         return ok(rlc_config_set_max_server_pause(cfg_, detail::millis(max)));
     }
+    /// Calls `handler` with every event of the clients made from this config, on their
+    /// completion thread, in order with the callbacks. Each client keeps it alive.
+    Config &on_event(EventHandler handler) & {
+        if (!handler) throw Error(Result::InvalidArgument, "on_event needs a function");
+        auto kept = std::make_shared<EventHandler>(std::move(handler));
+        ok(rlc_config_set_event_callback(cfg_, &rlc_hpp_event, kept.get()));
+        on_event_ = std::move(kept);
+        return *this;
+    }
 
     // The same setters on a temporary, handing it on: Client(Config().workers(2)).
     Config &&base_url(const std::string &url) && { return std::move(base_url(url)); }
@@ -333,6 +387,10 @@ public:
     Config &&max_server_pause(std::chrono::milliseconds max) && {
         return std::move(max_server_pause(max));
     }
+    Config &&on_event(EventHandler handler) && { return std::move(on_event(std::move(handler))); }
+
+    /// The event handler set with on_event, shared with the clients made since.
+    const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }
 
     /// The C handle, still owned by this Config (NULL once moved from).
     const rlc_config *get() const noexcept { return cfg_; }
@@ -344,6 +402,7 @@ private:
     }
 
     rlc_config *cfg_;
+    std::shared_ptr<EventHandler> on_event_;
 };
 
 /// One HTTP request (rlc_request). Client::submit, submit_future and send take it
@@ -357,11 +416,16 @@ public:
         if (!req_) throw Error::last(RLC_E_INVALID_ARGUMENT);
     }
     ~Request() { rlc_request_free(req_); }
-    Request(Request &&other) noexcept : req_(std::exchange(other.req_, nullptr)) {}
+    Request(Request &&other) noexcept
+        : req_(std::exchange(other.req_, nullptr)),
+          json_(other.json_),
+          has_content_type_(other.has_content_type_) {}
     Request &operator=(Request &&other) noexcept {
         if (this != &other) {
             rlc_request_free(req_);
             req_ = std::exchange(other.req_, nullptr);
+            json_ = other.json_;
+            has_content_type_ = other.has_content_type_;
         }
         return *this;
     }
@@ -370,11 +434,15 @@ public:
 
     /// Adds a header; a name may be added more than once.
     Request &header(const std::string &name, const std::string &value) & {
-        return ok(rlc_request_set_header(req_, name.c_str(), value.c_str()));
+        ok(rlc_request_set_header(req_, name.c_str(), value.c_str()));
+        if (detail::iequals(name, "content-type")) has_content_type_ = true;
+        return *this;
     }
     /// The body: a copy of `len` bytes at `data` (NULs included).
     Request &body(const void *data, std::size_t len) & {
-        return ok(rlc_request_set_body(req_, static_cast<const std::uint8_t *>(data), len));
+        ok(rlc_request_set_body(req_, static_cast<const std::uint8_t *>(data), len));
+        json_ = false; // a later raw body is not JSON any more
+        return *this;
     }
     Request &body(std::string_view text) & { return body(text.data(), text.size()); }
     Request &body(const std::vector<std::uint8_t> &bytes) & {
@@ -393,6 +461,17 @@ public:
         return ok(rlc_request_set_retry_non_idempotent(req_, allow));
     }
 
+#if RLC_HAS_JSON
+    /// The body: `value` serialized as JSON, sent with Content-Type: application/json
+    /// unless header() sets a Content-Type (before or after this call).
+    Request &json(const nlohmann::json &value) & {
+        body(value.dump());
+        json_ = true;
+        return *this;
+    }
+    Request &&json(const nlohmann::json &value) && { return std::move(json(value)); }
+#endif
+
     // The same setters on a temporary, handing it on:
     // client.send(rlc::Request("POST", "/x").header("a", "b").body(text)).
     Request &&header(const std::string &name, const std::string &value) && {
@@ -409,8 +488,17 @@ public:
 
     /// The C handle, still owned by this Request (NULL once moved from or handed on).
     rlc_request *get() const noexcept { return req_; }
-    /// Gives the C handle up: the caller owns it now.
-    rlc_request *release() noexcept { return std::exchange(req_, nullptr); }
+    /// Gives the C handle up: the caller owns it now. A JSON body's Content-Type is
+    /// added here, at the last moment, so that a Content-Type set after json() wins
+    /// instead of being sent beside it.
+    rlc_request *release() noexcept {
+        if (req_ && json_ && !has_content_type_) {
+            // A constant, valid header on a live request: it cannot be refused.
+            (void)rlc_request_set_header(req_, "Content-Type", "application/json");
+            has_content_type_ = true;
+        }
+        return std::exchange(req_, nullptr);
+    }
 
 private:
     Request &ok(rlc_result rc) {
@@ -419,6 +507,8 @@ private:
     }
 
     rlc_request *req_;
+    bool json_ = false;             // json() set the body
+    bool has_content_type_ = false; // header() set a Content-Type
 };
 
 /// What a request's callback gets: the response (or why none came), and its result.
@@ -456,18 +546,20 @@ namespace rlc {
 class Client {
 public:
     /// Starts a client from a copy of `config`. Throws Error if it cannot start.
-    explicit Client(const Config &config) {
+    explicit Client(const Config &config) : on_event_(config.event_handler()) {
         rlc_client *c = nullptr;
         detail::check(rlc_client_new(config.get(), &c));
         client_ = c;
     }
     ~Client() { close(); }
-    Client(Client &&other) noexcept : client_(std::exchange(other.client_, nullptr)) {}
+    Client(Client &&other) noexcept
+        : client_(std::exchange(other.client_, nullptr)), on_event_(std::move(other.on_event_)) {}
     /// Closes this client first (waiting as close() does), then takes `other`'s.
     Client &operator=(Client &&other) noexcept {
         if (this != &other) {
             close();
             client_ = std::exchange(other.client_, nullptr);
+            on_event_ = std::move(other.on_event_);
         }
         return *this;
     }
@@ -571,12 +663,24 @@ public:
     /// InvalidState. Inside one of this client's callbacks it does not wait: the
     /// remaining callbacks are delivered after the current one returns. Idempotent.
     void close() noexcept {
-        if (client_) {
-            // Freed first, forgotten after: callbacks that run during the shutdown
-            // may still submit (and are refused with Shutdown by the library).
-            rlc_client_free(client_);
-            client_ = nullptr;
+        if (!client_) return;
+        if (on_event_ && rlc_client_in_callback(client_)) {
+            // The library finishes this shutdown after the current callback, and may
+            // still call the event handler then: hand it a reference that it drops
+            // once everything is done.
+            auto *kept = new (std::nothrow) std::shared_ptr<EventHandler>(on_event_);
+            if (kept && rlc_client_free_async(client_, &rlc_hpp_release_handler, kept) == RLC_OK) {
+                client_ = nullptr;
+                return;
+            }
+            delete kept;
+            // No thread for the async close: the handler must then outlive this object.
+            static_cast<void>(new (std::nothrow) std::shared_ptr<EventHandler>(on_event_));
         }
+        // Freed first, forgotten after: callbacks that run during the shutdown
+        // may still submit (and are refused with Shutdown by the library).
+        rlc_client_free(client_);
+        client_ = nullptr;
     }
 
     /// True once closed or moved from.
@@ -592,6 +696,8 @@ private:
     }
 
     rlc_client *client_ = nullptr;
+    /// Kept alive while the library may call it (see close()).
+    std::shared_ptr<EventHandler> on_event_;
 };
 
 } // namespace rlc

@@ -34,6 +34,7 @@ type Client struct {
 
 	serial  uint64 // identifies this client to the C shim's thread-local marker
 	onPanic func(RequestID, any, []byte)
+	events  cgo.Handle // the OnEvent/Logger sink given to the library, or 0 (events.go)
 
 	pending  atomic.Int64 // accepted requests whose callback has not yet returned
 	closing  atomic.Bool  // set once the library has been told to shut down
@@ -47,21 +48,31 @@ var nextSerial atomic.Uint64
 // defaults). Bad values give an *Error with ErrInvalidArgument.
 func NewClient(cfg Config) (*Client, error) {
 	var ptr *C.rlc_client
+	var events cgo.Handle
+	serial := nextSerial.Add(1)
 	err := call(func() error {
 		ccfg, err := cfg.build()
 		if err != nil {
 			return err
 		}
 		defer C.rlc_config_free(ccfg)
-		return check(C.rlc_client_new(ccfg, &ptr))
+		if events, err = cfg.attachEvents(ccfg, serial); err != nil {
+			return err
+		}
+		if err := check(C.rlc_client_new(ccfg, &ptr)); err != nil {
+			deleteEventHandle(events)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
 		ptr:     ptr,
-		serial:  nextSerial.Add(1),
+		serial:  serial,
 		onPanic: cfg.OnCallbackPanic,
+		events:  events,
 		done:    make(chan struct{}),
 	}
 	runtime.SetFinalizer(c, func(c *Client) { _ = c.Close() })
@@ -130,8 +141,9 @@ type outcome struct {
 // Do submits req with priority and waits for its outcome: a *Response for an HTTP
 // response of any status, or an error. It honours ctx: a ctx already done returns
 // ctx.Err() without submitting; when ctx ends first (cancel or deadline), Do
-// cancels the request and returns ctx.Err() once the library has completed it (a
-// queued request at once; one in flight when its attempt ends).
+// cancels the request in the library and returns ctx.Err() at once, without
+// waiting for an attempt in flight to end (its completion comes later and is
+// dropped; its handle is still released exactly once, by the callback).
 //
 // Do inside a callback of the same client returns ErrInvalidState: waiting there
 // would deadlock the completion thread. Use Submit there.
@@ -154,10 +166,11 @@ func (c *Client) Do(ctx context.Context, req *Request, priority int) (*Response,
 	case o := <-ch:
 		return o.resp, o.err
 	case <-ctx.Done():
-		// ErrUnknownRequest (it just finished) and ErrShutdown (the client is
-		// closing, which completes it anyway) are fine: the callback comes.
+		// The callback still comes exactly once, later, and sends into ch, whose
+		// buffer of one means it never blocks the completion thread; nobody reads
+		// it. ErrUnknownRequest (it just finished) and ErrShutdown (the client is
+		// closing, which completes it anyway) need nothing more.
 		_ = c.Cancel(id)
-		<-ch
 		return nil, ctx.Err()
 	}
 }
@@ -249,7 +262,7 @@ func (c *Client) Close() error {
 		runtime.SetFinalizer(c, nil)
 		// No Go caller can reach ptr now; callbacks that call methods of c get
 		// ErrShutdown from Go. Inside our own callback the library does not join.
-		C.rlc_client_free(ptr)
+		c.free(ptr)
 		c.closing.Store(true)
 		c.maybeDone()
 	}

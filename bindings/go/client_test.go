@@ -1070,3 +1070,51 @@ func testPKI(t *testing.T) ([]byte, tls.Certificate) {
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
 	return caPEM, tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
 }
+
+// Do returns as soon as its context ends, without waiting for the attempt in
+// flight (8 s at the server here); the completion that comes later is dropped and
+// its callback still runs exactly once (Close, which waits for every callback,
+// returns; a second delete of its handle would panic).
+func TestDoReturnsAtOnceWhenCancelledInFlight(t *testing.T) {
+	s := newTestServer(t)
+	c, err := rlc.NewClient(rlc.Config{BaseURL: s.URL, Retry: &rlc.Retry{MaxRetries: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		err error
+		at  time.Time
+	}
+	done := make(chan result, 1)
+	go func() {
+		_, err := c.Do(ctx, get("/slow?ms=8000&id=long"), 0)
+		done <- result{err, time.Now()}
+	}()
+	select {
+	case <-s.arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the slow request never arrived")
+	}
+	cancelled := time.Now()
+	cancel()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Do did not return")
+	}
+	if !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("Do: %v, want context.Canceled", r.err)
+	}
+	// Half the attempt's 8 s: far more than a return "at once" needs, far less
+	// than waiting for the attempt.
+	if d := r.at.Sub(cancelled); d > 4*time.Second {
+		t.Fatalf("Do returned %v after the cancel: it waited for the attempt", d)
+	}
+	if m, _ := c.Metrics(); m.InFlight != 1 {
+		t.Fatalf("in flight %d right after Do returned, want 1 (the attempt goes on)", m.InFlight)
+	}
+	within(t, 30*time.Second, "Close after the late completion", func() { _ = c.Close() })
+}

@@ -7,6 +7,7 @@ package rlc
 import "C"
 
 import (
+	"log/slog"
 	"math"
 	"sort"
 	"strings"
@@ -72,6 +73,15 @@ type Config struct {
 	// panic cannot be re-raised: the callback runs on a native thread with no Go
 	// caller to unwind to. Without a hook the panic is logged with the log package.
 	OnCallbackPanic func(id RequestID, recovered any, stack []byte)
+	// OnEvent, when set, is called with every event of the client (breaker
+	// transitions, retries scheduled, server-requested pauses, requests dropped
+	// unsent, limit changes) on its completion thread, in order with the callbacks:
+	// it must return quickly, like a callback. A panic in it is recovered and logged.
+	OnEvent func(Event)
+	// Logger, when set, logs every event: breaker transitions and dropped requests
+	// at Warn, retries, pauses and limit changes at Info, with the event's fields
+	// as attributes. It is called before OnEvent, on the same thread.
+	Logger *slog.Logger
 }
 
 // RateLimit is at most Max requests per Window.

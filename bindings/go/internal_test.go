@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // A client dropped without Close is closed by its finalizer (the backstop).
@@ -38,5 +39,28 @@ func TestMillis(t *testing.T) {
 		if got := uint64(millis(d)); got != want {
 			t.Errorf("millis(%v) = %d, want %d", d, got, want)
 		}
+	}
+}
+
+// Small and empty bodies: nil or zero length gives an empty non-nil slice, and the
+// bytes are copied, not aliased.
+func TestCopyCBytesSmall(t *testing.T) {
+	for _, tc := range []struct {
+		p unsafe.Pointer
+		n uint64
+	}{{nil, 0}, {nil, 5}} {
+		got, err := copyCBytes(tc.p, tc.n)
+		if err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("copyCBytes(%v, %d) = %v, %v; want an empty slice", tc.p, tc.n, got, err)
+		}
+	}
+	src := []byte("hello")
+	got, err := copyCBytes(unsafe.Pointer(&src[0]), uint64(len(src)))
+	if err != nil || string(got) != "hello" {
+		t.Fatalf("copyCBytes = %q, %v", got, err)
+	}
+	src[0] = 'j'
+	if string(got) != "hello" {
+		t.Fatal("the copy aliases its source")
 	}
 }

@@ -7,6 +7,7 @@ package rlc
 import "C"
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
@@ -38,12 +39,55 @@ type Request struct {
 	// (e.g. POST). Without it only GET, HEAD, PUT, DELETE, OPTIONS, TRACE and
 	// requests with an Idempotency-Key header are retried.
 	RetryNonIdempotent bool
+
+	// json is the value JSONBody gave, encoded at submit; hasJSON tells a nil
+	// value (sent as "null") from none.
+	json    any
+	hasJSON bool
 }
 
+// RequestOption changes a request being made by [NewRequest].
+type RequestOption func(*Request)
+
 // NewRequest returns a request for method and path (a path starting with '/', or
-// an absolute URL) with an empty Header, ready for Header.Set and Body.
-func NewRequest(method, path string) *Request {
-	return &Request{Method: method, Path: path, Header: make(http.Header)}
+// an absolute URL) with an empty Header, ready for Header.Set and Body, and
+// changed by opts (such as [JSONBody]).
+func NewRequest(method, path string, opts ...RequestOption) *Request {
+	r := &Request{Method: method, Path: path, Header: make(http.Header)}
+	for _, opt := range opts {
+		opt(r)
+	}
+	return r
+}
+
+// JSONBody makes v, encoded with encoding/json, the request's body, and sets
+// Content-Type: application/json unless the request sets a Content-Type itself:
+//
+//	req := rlc.NewRequest("POST", "/items", rlc.JSONBody(item))
+//
+// v is encoded when the request is submitted (a value that encoding/json refuses
+// fails the submit with ErrInvalidArgument); a request may not have both a Body
+// and a JSON body.
+func JSONBody(v any) RequestOption {
+	return func(r *Request) {
+		r.json = v
+		r.hasJSON = true
+	}
+}
+
+// body is what the request sends: Body, or the JSON encoding of JSONBody's value.
+func (r *Request) body() ([]byte, error) {
+	if !r.hasJSON {
+		return r.Body, nil
+	}
+	if len(r.Body) > 0 {
+		return nil, newError(ErrInvalidArgument, "the request has both a Body and a JSONBody")
+	}
+	b, err := json.Marshal(r.json)
+	if err != nil {
+		return nil, &Error{Code: ErrInvalidArgument, Message: "JSONBody: " + err.Error()}
+	}
+	return b, nil
 }
 
 // build makes an rlc_request from r. The caller owns the result (rlc_submit takes
@@ -75,14 +119,26 @@ func (r *Request) build() (*C.rlc_request, error) {
 }
 
 func (r *Request) fill(req *C.rlc_request) error {
+	body, err := r.body()
+	if err != nil {
+		return err
+	}
+	header := r.Header
+	if r.hasJSON && header.Get("Content-Type") == "" {
+		header = header.Clone()
+		if header == nil {
+			header = make(http.Header)
+		}
+		header.Set("Content-Type", "application/json")
+	}
 	// Sorted by name, so the wire order (and the first error) is the same each run.
-	names := make([]string, 0, len(r.Header))
-	for name := range r.Header {
+	names := make([]string, 0, len(header))
+	for name := range header {
 		names = append(names, name)
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		for _, value := range r.Header[name] {
+		for _, value := range header[name] {
 			err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 				return C.rlc_request_set_header(req, cs[0], cs[1])
 			}, []string{"a header name", "the value of header " + safeName(name)}, name, value)
@@ -91,11 +147,11 @@ func (r *Request) fill(req *C.rlc_request) error {
 			}
 		}
 	}
-	if len(r.Body) > 0 {
+	if len(body) > 0 {
 		// The library copies the bytes; Go memory holding no Go pointers may be
 		// passed for the duration of the call.
-		data := (*C.uint8_t)(unsafe.Pointer(&r.Body[0]))
-		if err := check(C.rlc_request_set_body(req, data, C.size_t(len(r.Body)))); err != nil {
+		data := (*C.uint8_t)(unsafe.Pointer(&body[0]))
+		if err := check(C.rlc_request_set_body(req, data, C.size_t(len(body)))); err != nil {
 			return err
 		}
 	}

@@ -6,6 +6,8 @@ package rlc
 import "C"
 
 import (
+	"encoding/json"
+	"math"
 	"net/http"
 	"unsafe"
 )
@@ -21,6 +23,13 @@ type Response struct {
 	Body []byte
 	// Attempts is how many attempts it took (1 when the first one answered).
 	Attempts int
+}
+
+// DecodeJSON decodes the body, as JSON, into out (a pointer), with
+// encoding/json. It does not look at the status: check Status first when an
+// error answer has another shape.
+func (r *Response) DecodeJSON(out any) error {
+	return json.Unmarshal(r.Body, out)
 }
 
 // copyCompletion copies a completion the library lends to a callback into Go
@@ -45,11 +54,11 @@ func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, 
 		Attempts: int(C.rlc_response_attempts(resp)),
 	}
 	var n C.size_t
-	if body := C.rlc_response_body(resp, &n); body != nil && n > 0 {
-		r.Body = C.GoBytes(unsafe.Pointer(body), C.int(n))
-	} else {
-		r.Body = []byte{}
+	body, err := copyCBytes(unsafe.Pointer(C.rlc_response_body(resp, &n)), uint64(n))
+	if err != nil {
+		return nil, err
 	}
+	r.Body = body
 	count := int(C.rlc_response_header_count(resp))
 	r.Header = make(http.Header, count)
 	for i := 0; i < count; i++ {
@@ -60,4 +69,21 @@ func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, 
 		r.Header.Add(C.GoString(name), C.GoString(value))
 	}
 	return r, nil
+}
+
+// copyCBytes copies n bytes at p (C memory) into a fresh Go slice; a nil p or a zero
+// n gives an empty, non-nil slice. C.GoBytes is not used because it takes a C.int:
+// a body over 2 GiB made it panic (a negative length), one over 4 GiB was truncated.
+// n comes in as uint64, which holds any size_t; a length that does not fit an int is
+// refused rather than wrapped.
+func copyCBytes(p unsafe.Pointer, n uint64) ([]byte, error) {
+	if p == nil || n == 0 {
+		return []byte{}, nil
+	}
+	if n > math.MaxInt {
+		return nil, newError(ErrBodyTooLarge, "a body of %d bytes does not fit in a Go slice", n)
+	}
+	out := make([]byte, int(n))
+	copy(out, unsafe.Slice((*byte)(p), int(n)))
+	return out, nil
 }

@@ -16,13 +16,13 @@
 //
 // # Linking
 //
-// The package links librlc with cgo. By default it finds the header and the
-// library in the rlc repository it lives in: include/rlc.h and target/release
-// (built with `cargo build --release --lib`), with an rpath so tests and programs
-// run without LD_LIBRARY_PATH. For an installed librlc, point cgo elsewhere with
-// CGO_CFLAGS and CGO_LDFLAGS (they come before the package's own flags), for
-// example CGO_CFLAGS="$(pkg-config --cflags rlc)" CGO_LDFLAGS="$(pkg-config --libs
-// rlc)". See README.md.
+// The package carries its own copy of rlc.h (a test keeps it identical to the
+// repository's include/rlc.h) and links librlc through pkg-config: after `make
+// install PREFIX=/usr/local` (with PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig for a
+// prefix pkg-config does not search) a plain `go build` works from the module
+// cache. Inside the rlc repository, the build tag rlc_inrepo links
+// ../../target/release/librlc.so instead, with an rpath (`make test-go` uses it).
+// See README.md.
 //
 // # Callbacks and threads
 //
@@ -42,8 +42,6 @@
 package rlc
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/../../include
-#cgo LDFLAGS: -L${SRCDIR}/../../target/release -lrlc -Wl,-rpath,${SRCDIR}/../../target/release
 #include <stdlib.h>
 #include "rlc.h"
 */

@@ -1,6 +1,7 @@
 package rlc_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,10 +17,12 @@ type testServer struct {
 	*httptest.Server
 
 	mu       sync.Mutex
-	hits     map[string]int // per path
-	arrivals []string       // ids seen by /record, in arrival order
-	flaky    map[string]int // calls per key seen by /flaky
-	arrived  chan string    // ids of requests reaching /slow
+	hits     map[string]int      // per path
+	arrivals []string            // ids seen by /record, in arrival order
+	flaky    map[string]int      // calls per key seen by /flaky
+	bodies   map[string][]string // request bodies per key seen by /flaky
+	arrived  chan string         // ids of requests reaching /slow and /gate
+	gate     chan struct{}       // /gate answers once this is closed
 }
 
 func newTestServer(t *testing.T) *testServer {
@@ -27,7 +30,9 @@ func newTestServer(t *testing.T) *testServer {
 	s := &testServer{
 		hits:    make(map[string]int),
 		flaky:   make(map[string]int),
+		bodies:  make(map[string][]string),
 		arrived: make(chan string, 100),
+		gate:    make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	// /ok: 200 with a small body and a header.
@@ -54,11 +59,14 @@ func newTestServer(t *testing.T) *testServer {
 		code, _ := strconv.Atoi(r.URL.Query().Get("code"))
 		w.WriteHeader(code)
 	})
-	// /flaky?key=K&fail=N: 503 for the first N calls per key, then 200.
+	// /flaky?key=K&fail=N: 503 for the first N calls per key, then 200; each
+	// call's request body is kept (see bodiesFor).
 	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
 		key := r.URL.Query().Get("key")
 		fail, _ := strconv.Atoi(r.URL.Query().Get("fail"))
+		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
+		s.bodies[key] = append(s.bodies[key], string(body))
 		s.flaky[key]++
 		n := s.flaky[key]
 		s.mu.Unlock()
@@ -86,6 +94,33 @@ func newTestServer(t *testing.T) *testServer {
 		}
 		_, _ = io.WriteString(w, "slow")
 	})
+	// /gate?id=X: announces X on s.arrived, then answers once s.gate is closed.
+	mux.HandleFunc("/gate", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.arrived <- r.URL.Query().Get("id"):
+		default:
+		}
+		select {
+		case <-s.gate:
+		case <-r.Context().Done():
+			return
+		}
+		_, _ = io.WriteString(w, "opened")
+	})
+	// /json: 200 with a JSON object: the request's method, Content-Type and body
+	// (decoded as JSON when it is).
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		out := map[string]any{"method": r.Method, "contentType": r.Header.Get("Content-Type")}
+		var v any
+		if json.Unmarshal(body, &v) == nil {
+			out["body"] = v
+		} else {
+			out["raw"] = string(body)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(out)
+	})
 	// /record?id=X: notes the arrival order.
 	mux.HandleFunc("/record", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
@@ -107,6 +142,12 @@ func (s *testServer) hitCount(path string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.hits[path]
+}
+
+func (s *testServer) bodiesFor(key string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.bodies[key]...)
 }
 
 func (s *testServer) arrivalOrder() []string {

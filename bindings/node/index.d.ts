@@ -1,5 +1,7 @@
 // Type definitions for the Node binding of rlc.
 
+import { EventEmitter } from 'node:events';
+
 /** The names of rlc_result (include/rlc.h) other than RLC_OK. */
 export type RlcErrorCode =
   | 'RLC_E_INVALID_ARGUMENT'
@@ -88,6 +90,11 @@ export interface RequestOptions {
   priority?: number;
   headers?: HeadersInit;
   body?: string | Buffer | Uint8Array | ArrayBuffer | null;
+  /**
+   * A value sent as JSON (JSON.stringify), with Content-Type: application/json unless
+   * `headers` sets one. Not together with `body`.
+   */
+  json?: unknown;
   /** Timeout of each attempt of this request, in milliseconds. */
   timeoutMs?: number;
   /** Bound on the whole request (queueing and every retry), in milliseconds. */
@@ -106,6 +113,18 @@ export interface Response {
   body: Buffer;
   /** How many attempts it took (1 when the first one answered). */
   attempts: number;
+  /** Whether the status is 2xx. */
+  readonly ok: boolean;
+  /** The body decoded as UTF-8. */
+  text(): string;
+  /** The body parsed as JSON (throws a SyntaxError when it is not JSON). */
+  json<T = any>(): T;
+}
+
+/** fetch's init, plus the request's priority in rlc. */
+export interface FetchInit extends RequestInit {
+  /** Higher goes first (100 before 1); FIFO among equals. Default 0. */
+  priority?: number;
 }
 
 export interface Metrics {
@@ -146,10 +165,33 @@ export interface Metrics {
   workerPanics: number;
 }
 
-export class Client {
+/**
+ * A client is an EventEmitter of its events (Bottleneck-style names), emitted on the
+ * main thread in order with the settling of its requests: see ClientEvents.
+ */
+export class Client extends EventEmitter {
   /** Throws TypeError for options of the wrong type, RlcError for values the library refuses. */
   constructor(options?: ClientOptions);
+  on<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  off<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  off(event: string | symbol, listener: (...args: any[]) => void): this;
+  addListener<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  removeListener<K extends keyof ClientEvents>(event: K, listener: (...args: ClientEvents[K]) => void): this;
+  removeListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  /** Resolves when no request of this client is pending (at once when none is). */
+  onIdle(): Promise<void>;
   request(method: string, path: string | URL, options?: RequestOptions): Promise<Response>;
+  /**
+   * fetch() over this client: takes what the global fetch takes plus `init.priority`
+   * (a path starting with '/' is joined to baseUrl) and resolves with a WHATWG
+   * Response. Rejects with `signal.reason` on abort, and with TypeError('fetch failed')
+   * whose `cause` is the RlcError when no response came.
+   */
+  fetch(input: string | URL | globalThis.Request, init?: FetchInit): Promise<globalThis.Response>;
   get(path: string | URL, options?: RequestOptions): Promise<Response>;
   head(path: string | URL, options?: RequestOptions): Promise<Response>;
   post(path: string | URL, options?: RequestOptions): Promise<Response>;
@@ -168,6 +210,65 @@ export class Client {
 
 /** The version of the loaded librlc. */
 export function version(): string;
-/** Where librlc.so is loaded from (RLC_LIBRARY_PATH, next to the package, ../../target/release), or null. */
+/** Where librlc.so is loaded from (RLC_LIBRARY_PATH; in a checkout of rlc, ../../target/release; prebuilds/<platform>/; next to index.js), or null. */
 export function libraryPath(): string | null;
 export const RESULT_NAMES: readonly string[];
+
+/** A failed attempt will be retried. */
+export interface RetryEvent {
+  /** The request's id. */
+  id: number;
+  /** The attempt that failed, 1 for the first. */
+  attempt: number;
+  /** The wait before the next attempt. */
+  delayMs: number;
+  /** The HTTP status of the failed attempt, 0 when no response came. */
+  status: number;
+  /** Why no response came ('RLC_E_TIMEOUT', 'RLC_E_CONNECT', ...); null when one did. */
+  reason: RlcErrorCode | null;
+}
+
+export type BreakerStateName = 'closed' | 'open' | 'half_open';
+
+/** The circuit breaker changed state. */
+export interface BreakerEvent {
+  from: BreakerStateName;
+  to: BreakerStateName;
+}
+
+/** The server asked the whole client to pause. */
+export interface PauseEvent {
+  /** The pause, after the cap. */
+  delayMs: number;
+  /** The status of the response that asked. */
+  status: number;
+  /** The header that asked. */
+  header: 'Retry-After' | 'X-RateLimit-Reset' | 'RateLimit-Reset' | 'RateLimit' | string;
+  /** The server asked for longer than maxServerPauseMs and the pause was cut. */
+  capped: boolean;
+}
+
+/** A request was dropped without being sent. */
+export interface DroppedEvent {
+  /** The request's id; null for one refused at submit (its promise rejected). */
+  id: number | null;
+  /** 'RLC_E_QUEUE_FULL' or 'RLC_E_CIRCUIT_OPEN' at submit; 'RLC_E_CIRCUIT_OPEN' or 'RLC_E_TIMEOUT' (its deadline passed) in the queue. */
+  reason: RlcErrorCode;
+}
+
+/** A rate limit changed while the client runs. */
+export interface LimitEvent {
+  max: number;
+  windowMs: number;
+}
+
+/** The events of a Client and their listeners' arguments. */
+export interface ClientEvents {
+  retry: [RetryEvent];
+  breaker: [BreakerEvent];
+  pause: [PauseEvent];
+  dropped: [DroppedEvent];
+  limit: [LimitEvent];
+  /** No request is pending any more. */
+  idle: [];
+}

@@ -6,19 +6,25 @@
 // Threading, in short: the library calls back on its own completion thread. koffi
 // queues such a call to the JS main thread and blocks the completion thread until it
 // has run. So this file never blocks the main thread in a native call that waits for
-// callbacks: the client is freed with koffi's `.async` call (on the libuv pool) while
-// the main thread keeps delivering the last callbacks. Each client registers ONE
-// callback with koffi and routes completions to pending promises by `user_data` (a
-// token chosen here before the submit). A completion's response is borrowed only for
-// the duration of the callback, so everything is copied into JS memory inside it.
+// callbacks: the client is freed with rlc_client_free_async, which shuts it down on a
+// thread of the library's own and calls back when it is done, while the main thread
+// keeps delivering the last callbacks (and libuv's pool stays free for fs and DNS).
+// Each client registers ONE callback with koffi and routes completions to pending
+// promises by `user_data` (a token chosen here before the submit). A completion's
+// response is borrowed only for the duration of the callback, so everything is
+// copied into JS memory inside it.
 //
 // koffi's callback queue does not keep the event loop alive, so while a request is
 // pending a timer does (see `keepAlive`); with nothing pending, no handle is left and
 // the process may exit.
 
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
+const { EventEmitter } = require('node:events');
 const koffi = require('koffi');
+const events = require('./events');
+const { platformKey } = require('./platform.js');
 
 // ---------------------------------------------------------------------------------
 // Errors
@@ -79,15 +85,37 @@ function abortError(signal) {
 // ---------------------------------------------------------------------------------
 // Loading librlc
 
+const PREBUILDS = path.join(__dirname, 'prebuilds');
+
+/** The platforms this package carries a library for (the folders of prebuilds/). */
+function bundledPlatforms() {
+  try {
+    return fs.readdirSync(PREBUILDS).filter((d) => fs.existsSync(path.join(PREBUILDS, d, 'librlc.so')));
+  } catch {
+    return [];
+  }
+}
+
+// Inside a checkout of rlc (bindings/node next to include/rlc.h) the library that
+// `cargo build --release --lib` just built wins over a packed copy, which may be stale.
+function inRepository() {
+  return fs.existsSync(path.resolve(__dirname, '..', '..', 'include', 'rlc.h'));
+}
+
 function candidatePaths() {
   const out = [];
   if (process.env.RLC_LIBRARY_PATH) out.push(process.env.RLC_LIBRARY_PATH);
+  if (inRepository()) out.push(path.resolve(__dirname, '..', '..', 'target', 'release', 'librlc.so'));
+  out.push(path.join(PREBUILDS, platformKey(), 'librlc.so'));
   out.push(path.join(__dirname, 'librlc.so'));
-  out.push(path.resolve(__dirname, '..', '..', 'target', 'release', 'librlc.so'));
   return out;
 }
 
-/** The path librlc.so is loaded from: RLC_LIBRARY_PATH, else next to this package, else ../../target/release. */
+/**
+ * The path librlc.so is loaded from: RLC_LIBRARY_PATH; else, in a checkout of rlc,
+ * ../../target/release; else prebuilds/<platform>/ (what `npm pack` bundles); else
+ * next to this file. null when none exists.
+ */
 function libraryPath() {
   const paths = candidatePaths();
   if (process.env.RLC_LIBRARY_PATH) return paths[0];
@@ -101,9 +129,13 @@ function native() {
   if (lib) return lib;
   const file = libraryPath();
   if (!file) {
+    const carried = bundledPlatforms();
     throw new Error(
-      `rlc: librlc.so not found (looked in ${candidatePaths().join(', ')}). ` +
-        'Build it with `cargo build --release --lib` or set RLC_LIBRARY_PATH.'
+      `rlc: no librlc.so for this platform, ${platformKey()}: this package carries ` +
+        (carried.length ? `one for ${carried.join(', ')} only` : 'none') +
+        ` (looked in ${candidatePaths().join(', ')}). Build librlc for ${platformKey()} ` +
+        '(`cargo build --release --lib` in a checkout of rlc) and set RLC_LIBRARY_PATH to it, ' +
+        'or install a package packed on this platform.'
     );
   }
   const so = koffi.load(file);
@@ -116,6 +148,7 @@ function native() {
   t.callback = koffi.proto(
     'void rlc_callback(void *user_data, uint64_t id, int result, const rlc_response *response)'
   );
+  t.closed = koffi.proto('void rlc_closed_callback(void *user_data)');
   t.metrics = koffi.struct('rlc_metrics', {
     submitted: 'uint64_t',
     succeeded: 'uint64_t',
@@ -190,6 +223,9 @@ function native() {
 
     rlc_client_new: f('int rlc_client_new(const rlc_config *cfg, _Out_ rlc_client **out)'),
     rlc_client_free: f('void rlc_client_free(rlc_client *client)'),
+    rlc_client_free_async: f(
+      'int rlc_client_free_async(rlc_client *client, rlc_closed_callback *done, void *user_data)'
+    ),
 
     rlc_request_new: f('rlc_request *rlc_request_new(const char *method, const char *path_or_url)'),
     rlc_request_set_header: f('int rlc_request_set_header(rlc_request *req, const char *name, const char *value)'),
@@ -221,6 +257,7 @@ function native() {
     ),
     rlc_metrics_size: f('size_t rlc_metrics_size(void)'),
     rlc_client_metric: f('int rlc_client_metric(const rlc_client *client, uint32_t metric, _Out_ uint64_t *out)'),
+    ...events.declare(so, t),
   };
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
@@ -388,7 +425,7 @@ const CLIENT_OPTIONS = [
   'sensitiveHeaders',
   'maxServerPauseMs',
 ];
-const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
+const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'json', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
 /** The counters read one by one with rlc_client_metric, indexed by their rlc_metric value. */
 const EXTRA_METRICS = ['serverPausesCapped', 'redirects', 'workerPanics'];
@@ -543,7 +580,58 @@ function readResponse(l, resp) {
     if (k === 'set-cookie') (headers[k] ??= []).push(v);
     else headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
   }
-  return { status, headers, body, attempts };
+  return new RlcResponse(status, headers, body, attempts);
+}
+
+/**
+ * What `request()` resolves with: {status, headers, body, attempts}, plus json()
+ * and text() to read the body (synchronously: it is already in memory; a promise
+ * would only make callers await for nothing).
+ */
+class RlcResponse {
+  constructor(status, headers, body, attempts) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.attempts = attempts;
+  }
+  /** Whether the status is 2xx, as fetch's Response.ok. */
+  get ok() {
+    return this.status >= 200 && this.status <= 299;
+  }
+  /** The body decoded as UTF-8. */
+  text() {
+    return this.body.toString('utf8');
+  }
+  /** The body parsed as JSON (a SyntaxError when it is not). */
+  json() {
+    return JSON.parse(this.text());
+  }
+}
+
+// A placeholder origin for fetch() of a relative path (.invalid never resolves).
+const RELATIVE_BASE = 'http://rlc.invalid';
+// Statuses whose response has no body (the Response constructor refuses one).
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** A WHATWG Response (the global class) from a completion, as fetch returns it. */
+function webResponse(res, method, url) {
+  if (res.status < 200 || res.status > 599) {
+    throw new TypeError('fetch failed', { cause: new RlcError('RLC_E_IO', `unexpected HTTP status ${res.status}`) });
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(res.headers)) {
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const nullBody = method === 'HEAD' || NULL_BODY_STATUSES.has(res.status);
+  const response = new Response(nullBody ? null : res.body, {
+    status: res.status,
+    statusText: http.STATUS_CODES[res.status] ?? '',
+    headers,
+  });
+  // A constructed Response has url ''; fetch's has the request's URL.
+  Object.defineProperty(response, 'url', { value: url, enumerable: true });
+  return response;
 }
 
 // Frees a client that was dropped without close(): a backstop, like a Go finalizer.
@@ -551,22 +639,47 @@ const finalizer = new FinalizationRegistry((state) => {
   if (!state.closed) freeNative(state, () => {});
 });
 
-/** Frees the native client on the libuv pool, then unregisters the callback. */
+/**
+ * Frees the native client without blocking any thread of this process: the library
+ * shuts the client down on a thread of its own (completing queued requests, waiting
+ * for those in flight, delivering every callback to this main thread meanwhile) and
+ * then calls `closed`, which koffi queues to this thread too. Nothing runs on
+ * libuv's pool, so a close that waits a whole request timeout holds no pool thread
+ * that fs, DNS or crypto need.
+ */
 function freeNative(state, done) {
   state.closed = true;
   const l = native();
-  l.rlc_client_free.async(state.ptr, (err) => {
-    // Every callback has been delivered and every library thread joined.
+  // koffi's callback queue does not keep the event loop alive: the shutdown does.
+  keepAlive();
+  let closed = null;
+  const finish = (err) => {
     state.ptr = null;
-    koffi.unregister(state.callback);
-    state.callback = null;
     for (const entry of state.pending.values()) {
       state.pending.delete(entry.token);
       letGo();
       settle(entry, null, new RlcError('RLC_E_SHUTDOWN', 'the client was closed'));
     }
-    done(err);
-  });
+    // Unregistered after this callback has returned to koffi, not from inside it.
+    setImmediate(() => {
+      if (closed) koffi.unregister(closed);
+      koffi.unregister(state.callback);
+      state.callback = null;
+      events.detach(state.events);
+      letGo();
+      done(err);
+    });
+  };
+  // Every callback has been delivered and every library thread is done with the
+  // client by the time this runs.
+  closed = koffi.register(() => finish(null), koffi.pointer(l.types.closed));
+  const r = l.rlc_client_free_async(state.ptr, closed, null);
+  if (r !== RLC_OK) {
+    // The library could not start its thread (RLC_E_INVALID_STATE): nothing happened
+    // and `closed` will not be called. Free the client the blocking way on libuv's
+    // pool instead: slower to give the pool thread back, but nothing leaks.
+    l.rlc_client_free.async(state.ptr, (err) => finish(err || null));
+  }
 }
 
 function settle(entry, value, error) {
@@ -603,29 +716,39 @@ function onCompletion(state, userData, id, result, resp) {
 
 let nextToken = 1;
 
-class Client {
+/** An EventEmitter of the client's events (see events.js and index.d.ts). */
+class Client extends EventEmitter {
   /**
    * Starts a client: its threads run until `close()`.
    * @param {object} [options] see index.d.ts
    */
   constructor(options = {}) {
+    super();
     const l = native();
     const cfg = buildConfig(l, options);
     const out = [null];
+    let hub = null;
     try {
+      hub = events.attach(l, cfg, resultName);
       check(l.rlc_client_new(cfg, out), 'rlc_client_new');
+    } catch (e) {
+      events.detach(hub);
+      throw e;
     } finally {
       l.rlc_config_free(cfg);
     }
-    // State shared with the registered callback; it must not reference the Client,
+    hub.target = new WeakRef(this);
+    // State shared with the registered callbacks; it must not reference the Client,
     // so that a forgotten Client can still be collected (and freed by the finalizer).
-    const state = { ptr: out[0], pending: new Map(), closed: false, callback: null };
+    const pending = new events.PendingMap(hub);
+    const state = { ptr: out[0], pending, closed: false, callback: null, events: hub };
     state.callback = koffi.register(
       (userData, id, result, resp) => onCompletion(state, userData, id, result, resp),
       koffi.pointer(l.types.callback)
     );
     this._state = state;
     this._closing = null;
+    this._baseUrl = options.baseUrl === undefined ? null : String(options.baseUrl instanceof URL ? options.baseUrl.href : options.baseUrl);
     finalizer.register(this, state, this);
   }
 
@@ -642,7 +765,16 @@ class Client {
     knownKeys(options, REQUEST_OPTIONS, 'request');
     const priority = options.priority === undefined ? 0 : int32(options.priority, 'priority');
     const headers = headerPairs(options.headers, 'headers');
-    const body = bodyBytes(options.body);
+    let body = bodyBytes(options.body);
+    if (options.json !== undefined) {
+      if (body) throw new TypeError('rlc: a request takes body or json, not both');
+      const text = JSON.stringify(options.json); // throws on a cycle or a BigInt, as it should
+      if (text === undefined) throw new TypeError(`rlc: json must be a value JSON can encode, got ${describe(options.json)}`);
+      body = Buffer.from(text, 'utf8');
+      if (!headers.some(([name]) => name.toLowerCase() === 'content-type')) {
+        headers.push(['content-type', 'application/json']);
+      }
+    }
     const timeoutMs = options.timeoutMs === undefined ? undefined : uint(options.timeoutMs, 'timeoutMs');
     const deadlineMs = options.deadlineMs === undefined ? undefined : uint(options.deadlineMs, 'deadlineMs');
     const retryNonIdempotent = options.retryNonIdempotent;
@@ -709,6 +841,52 @@ class Client {
       signal.addEventListener('abort', entry.onAbort, { once: true });
     }
     return promise;
+  }
+
+  /**
+   * fetch() over this client: takes what the global fetch takes (a URL string, a
+   * URL or a Request, and init.method/headers/body/signal...) plus init.priority,
+   * and resolves with a WHATWG Response, so code written for fetch can be handed
+   * `client.fetch.bind(client)`. A path starting with '/' is joined to baseUrl.
+   * Rejects with signal.reason on abort, and with a TypeError('fetch failed') whose
+   * cause is the RlcError when no response came, as fetch does.
+   */
+  async fetch(input, init) {
+    if (init !== undefined && init !== null && typeof init !== 'object') {
+      throw new TypeError(`rlc: fetch init must be an object, got ${describe(init)}`);
+    }
+    const { priority, signal: initSignal, ...requestInit } = init ?? {};
+    const signal = initSignal !== undefined ? initSignal : input instanceof Request ? input.signal : undefined;
+    if (signal && signal.aborted) throw signal.reason;
+    // The platform's Request does to the arguments exactly what fetch does: method
+    // names, merged headers, every body type (string, bytes, Blob, FormData,
+    // URLSearchParams, streams) with its Content-Type. A relative path is resolved
+    // against a placeholder origin and cut back to path and query afterwards.
+    const relative = typeof input === 'string' && input.startsWith('/');
+    const request = new Request(relative ? new URL(input, RELATIVE_BASE) : input, requestInit);
+    const body = request.body === null ? null : Buffer.from(await request.arrayBuffer());
+    if (signal && signal.aborted) throw signal.reason;
+    let target = request.url;
+    let url = request.url;
+    if (relative) {
+      const u = new URL(request.url);
+      target = u.pathname + u.search;
+      url = this._baseUrl ? this._baseUrl.replace(/\/+$/, '') + target : target;
+    }
+    let res;
+    try {
+      res = await this.request(request.method, target, {
+        priority,
+        headers: [...request.headers],
+        body,
+        signal: signal ?? undefined,
+      });
+    } catch (e) {
+      if (signal && signal.aborted) throw signal.reason;
+      if (e instanceof RlcError) throw new TypeError('fetch failed', { cause: e });
+      throw e;
+    }
+    return webResponse(res, request.method, url);
   }
 
   get(path, options) {
@@ -792,6 +970,8 @@ class Client {
     return this._closing;
   }
 }
+
+events.install(Client);
 
 if (Symbol.asyncDispose) {
   Client.prototype[Symbol.asyncDispose] = function () {

@@ -3,7 +3,7 @@
 
 use std::error::Error;
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mock_api::{MockApi, MockOptions, Stats};
 use rlc::{
-    BreakerConfig, BreakerState, Client, Config, ErrorKind, MetricsSnapshot, Request, RetryPolicy,
+    BreakerConfig, BreakerState, Client, Config, ErrorKind, Event, MetricsSnapshot, Request,
+    RetryPolicy,
 };
 
 /// The healthy API's limit, enforced by the mock over a rolling window: at most
@@ -97,7 +98,7 @@ pub struct RunData {
     pub down_api: Stats,
     /// When the down service's clock started, on the healthy mock's clock.
     pub down_offset: Duration,
-    /// The down client's breaker state as polled every 20 ms, when it changed.
+    /// The down client's breaker states, each as its event reported it.
     pub breaker_log: Vec<(Duration, BreakerState)>,
     pub api_metrics: MetricsSnapshot,
     pub down_metrics: MetricsSnapshot,
@@ -196,10 +197,17 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
     // One client per upstream: each has its own breaker (and limiter), so the dead
     // service trips only its own breaker and the healthy API's work keeps flowing.
     let client = Client::new(healthy_config(&api.url())?)?;
-    let down = Client::new(down_config(&down_api.url())?)?;
+    // The breaker's state changes, for the report and the picture, from its events.
+    let breaker_log = Arc::new(Mutex::new(vec![(t0.elapsed(), BreakerState::Closed)]));
+    let mut down_cfg = down_config(&down_api.url())?;
+    let log = breaker_log.clone();
+    down_cfg.on_event(move |e| {
+        if let Event::Breaker { to, .. } = e {
+            log.lock().unwrap().push((t0.elapsed(), *to));
+        }
+    });
+    let down = Client::new(down_cfg)?;
     let rec = Arc::new(Recorder::default());
-    let stop = AtomicBool::new(false);
-    let mut breaker_log = vec![(t0.elapsed(), BreakerState::Closed)];
 
     println!(
         "rlc demo: {} requests to a mock API that allows {LIMIT} in any rolling {} ms window,",
@@ -220,25 +228,6 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
     println!();
 
     thread::scope(|s| -> Result<(), Box<dyn Error>> {
-        // The breaker's state changes, for the report and the picture.
-        s.spawn(|| {
-            let mut counted = 0;
-            while !stop.load(Relaxed) {
-                let m = down.metrics();
-                let now = t0.elapsed();
-                if breaker_log.last().map(|&(_, st)| st) != Some(m.breaker_state) {
-                    breaker_log.push((now, m.breaker_state));
-                } else if m.breaker_state == BreakerState::Open
-                    && m.breaker_transitions >= counted + 2
-                {
-                    // A probe went and failed between two polls: half-open came and went.
-                    breaker_log.push((now, BreakerState::HalfOpen));
-                    breaker_log.push((now, BreakerState::Open));
-                }
-                counted = m.breaker_transitions;
-                thread::sleep(Duration::from_millis(20));
-            }
-        });
         // The down service's calls come one at a time over the run.
         let feeder = s.spawn(|| -> rlc::Result<()> {
             for _ in 0..DOWN.count {
@@ -253,9 +242,8 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
                 .try_for_each(|i| submit(&client, &rec, row, &healthy_path(class.name, i)))
         });
         if submitted.is_ok() {
-            show_progress(&rec, &client, &down, t0);
+            show_progress(&rec, &client, &breaker_log, t0);
         }
-        stop.store(true, Relaxed);
         feeder.join().expect("feeder thread")?;
         submitted?;
         Ok(())
@@ -266,6 +254,7 @@ pub fn run() -> Result<RunData, Box<dyn Error>> {
     let down_metrics = down.metrics();
     drop(client);
     drop(down);
+    let breaker_log = std::mem::take(&mut *breaker_log.lock().unwrap());
     let outcomes = std::mem::take(&mut *rec.outcomes.lock().unwrap());
     Ok(RunData {
         outcomes,
@@ -287,9 +276,13 @@ fn state_name(state: BreakerState) -> &'static str {
     }
 }
 
+/// The down client's breaker states as its events report them, with their time.
+type BreakerLog = Mutex<Vec<(Duration, BreakerState)>>;
+
 /// A bar per row on a terminal; a plain line a second otherwise. Returns when every
-/// request has completed.
-fn show_progress(rec: &Recorder, client: &Client, down: &Client, t0: Instant) {
+/// request has completed. The down service's breaker state is the last one its
+/// events reported.
+fn show_progress(rec: &Recorder, client: &Client, breaker_log: &BreakerLog, t0: Instant) {
     let tty = std::io::stdout().is_terminal();
     let multi = MultiProgress::with_draw_target(if tty {
         ProgressDrawTarget::stdout()
@@ -320,13 +313,15 @@ fn show_progress(rec: &Recorder, client: &Client, down: &Client, t0: Instant) {
     let mut next_line = Duration::ZERO;
     loop {
         let finished = rec.all_done();
-        let (m, d) = (client.metrics(), down.metrics());
+        let m = client.metrics();
+        let breaker =
+            breaker_log.lock().unwrap().last().map_or(BreakerState::Closed, |&(_, st)| st);
         for (i, bar) in bars.iter().enumerate() {
             let row = bar_row(i);
             bar.set_position(rec.done[row].load(Relaxed));
             let failed = rec.failed[row].load(Relaxed);
             bar.set_message(if row == DOWN_ROW {
-                format!("{failed} failed, breaker {}", state_name(d.breaker_state))
+                format!("{failed} failed, breaker {}", state_name(breaker))
             } else {
                 format!("{failed} failed")
             });
@@ -351,7 +346,7 @@ fn show_progress(rec: &Recorder, client: &Client, down: &Client, t0: Instant) {
                 counts.join("  "),
                 m.queue_depth,
                 m.paused_ms,
-                state_name(d.breaker_state)
+                state_name(breaker)
             );
         }
         if finished {

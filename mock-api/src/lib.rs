@@ -19,6 +19,7 @@
 //! | `/ratelimit-headers?remaining=R&reset=S` | 200 with `X-RateLimit-Remaining: R`, `X-RateLimit-Reset: S` |
 //! | `/redirect/{code}?to=URL` | that 3xx status with `Location: URL` |
 //! | `/loop/a`, `/loop/b` | 302 to each other, for ever |
+//! | `/hidden-limit/{n}` | 200 for at most `n` per rolling second, else a bare 429 (no header) |
 //! | `/__stats` | JSON counters (not counted itself) |
 //! | anything else | 404 |
 //!

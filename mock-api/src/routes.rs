@@ -102,6 +102,13 @@ async fn route(shared: &Shared, req: Request) -> Response {
             r.headers_mut().insert(LOCATION, HeaderValue::from_static(other));
             r
         }
+        // `/hidden-limit/{n}`: at most `n` per rolling second, past it a bare 429 with
+        // no header saying so (a limit nobody published).
+        ["hidden-limit", n] => match n.parse::<usize>() {
+            Ok(n) if shared.hidden_limit_admits(n) => text(StatusCode::OK, "ok"),
+            Ok(_) => text(StatusCode::TOO_MANY_REQUESTS, "slow down"),
+            Err(_) => bad_request("bad limit"),
+        },
         ["headers"] => {
             let mut r = text(StatusCode::OK, "ok");
             let h = r.headers_mut();

@@ -72,6 +72,8 @@ struct Inner {
     flaky: HashMap<String, u64>,
     /// Times (since start) of accepted requests within the current window.
     window: VecDeque<Duration>,
+    /// Times (since start) of the `/hidden-limit` requests accepted in the last second.
+    hidden: VecDeque<Duration>,
 }
 
 /// State shared between the server tasks and the [`crate::MockApi`] handle.
@@ -169,6 +171,21 @@ impl Shared {
         let c = g.flaky.entry(key.to_string()).or_insert(0);
         *c += 1;
         *c
+    }
+
+    /// Whether a `/hidden-limit/{n}` request fits a rolling one-second window of `n`
+    /// accepted requests; recorded when it does.
+    pub(crate) fn hidden_limit_admits(&self, n: usize) -> bool {
+        let now = self.start.elapsed();
+        let mut g = self.lock();
+        while g.hidden.front().is_some_and(|t| *t + Duration::from_secs(1) <= now) {
+            g.hidden.pop_front();
+        }
+        if g.hidden.len() >= n {
+            return false;
+        }
+        g.hidden.push_back(now);
+        true
     }
 
     /// Forgets all counters, arrivals, flaky counters and rate-limiter

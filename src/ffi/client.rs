@@ -246,6 +246,25 @@ pub extern "C" fn rlc_send(
     }
 }
 
+/// Changes the rate limit of the running `client` at once: at most `max_requests`
+/// per `window_ms`, with a burst of `max_requests`, keeping its strictness. The
+/// tokens the limit held carry over (up to the new burst): none is lost or invented,
+/// and requests waiting for a token see the new rate at once. Adds a limit when the
+/// client had none; limits added with `rlc_config_add_rate_limit` stay. An event
+/// (RLC_EVENT_LIMIT) reports it. RLC_E_INVALID_ARGUMENT when `client` is NULL,
+/// `max_requests` is 0 or `window_ms` is 0. May be called from any thread.
+#[no_mangle]
+pub extern "C" fn rlc_client_set_rate_limit(
+    client: *mut rlc_client,
+    max_requests: u32,
+    window_ms: u64,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let client = try_ref_from_ptr!(client);
+        result_of(client.set_rate_limit(max_requests, std::time::Duration::from_millis(window_ms)))
+    }
+}
+
 /// Returns true when called from inside one of `client`'s callbacks (on its
 /// completion thread), where `rlc_send` is refused; false otherwise or when `client`
 /// is NULL.

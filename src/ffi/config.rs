@@ -307,3 +307,60 @@ pub extern "C" fn rlc_config_set_max_server_pause(cfg: *mut rlc_config, max_ms: 
         result_of(cfg.max_server_pause(Duration::from_millis(max_ms)).map(|_| ()))
     }
 }
+
+/// Bounds retries: over any ten seconds, at most `percent` % of the first attempts,
+/// plus `min_per_second` per second (20 % and 10/s by default), so that a failing API
+/// never sees a retry storm. A retry the budget refuses completes the request with
+/// its last response or error, and is counted (RLC_METRIC_RETRIES_REFUSED_BY_BUDGET).
+/// `(0, 0)` turns retries off. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_retry_budget(
+    cfg: *mut rlc_config,
+    percent: u32,
+    min_per_second: u32,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(cfg).retry_budget(percent, min_per_second);
+        rlc_result::RLC_OK
+    }
+}
+
+/// Replaces the HTTP statuses that are retried (429, 502, 503 and 504 by default)
+/// with the `n` statuses at `codes` (copied; `codes` may be NULL when `n` is 0, and
+/// then no status is retried). Transport errors and timeouts stay retried.
+/// RLC_E_INVALID_ARGUMENT when `cfg` is NULL, `codes` is NULL with `n` > 0, or a
+/// code is not within 100..=599 (the config is then unchanged).
+#[no_mangle]
+pub extern "C" fn rlc_config_set_retry_on_status(
+    cfg: *mut rlc_config,
+    codes: *const u16,
+    n: usize,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        let cfg = try_mut_from_ptr!(cfg);
+        let codes: &[u16] = if n == 0 {
+            &[]
+        } else if codes.is_null() {
+            return super::error::null_argument("codes");
+        } else {
+            // SAFETY: codes is non-NULL and, by the C contract, readable for n values.
+            unsafe { std::slice::from_raw_parts(codes, n) }
+        };
+        result_of(cfg.retry_on_status(codes).map(|_| ()))
+    }
+}
+
+/// Turns adaptive limiting on (`on` true) or off (the default): a throttle (a 429,
+/// or a 503 with Retry-After, without quota headers to pace from) cuts the primary
+/// rate limit to three quarters, and every quiet second climbs a twentieth of the
+/// configured rate back toward it, so that rlc finds a limit the server does not
+/// publish. The rate limit set with `rlc_config_set_rate_limit` is the ceiling:
+/// `rlc_client_new` refuses adaptive limiting without one. RLC_METRIC_RATE_LIMIT and
+/// RLC_EVENT_LIMIT show the rate in force. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_adaptive(cfg: *mut rlc_config, on: bool) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(cfg).adaptive(on);
+        rlc_result::RLC_OK
+    }
+}

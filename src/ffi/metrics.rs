@@ -197,6 +197,12 @@ pub enum rlc_metric {
     RLC_METRIC_REDIRECTS = 1,
     /// Attempts that panicked inside rlc (a bug), completed with RLC_E_PANIC.
     RLC_METRIC_WORKER_PANICS = 2,
+    /// Retries the retry budget refused (`rlc_config_set_retry_budget`).
+    RLC_METRIC_RETRIES_REFUSED_BY_BUDGET = 3,
+    /// The primary rate limit in force, in requests per its window (0 without one):
+    /// where adaptive limiting (`rlc_config_set_adaptive`) or
+    /// `rlc_client_set_rate_limit` has put it.
+    RLC_METRIC_RATE_LIMIT = 4,
 }
 
 /// Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
@@ -217,6 +223,8 @@ pub extern "C" fn rlc_client_metric(
             0 => m.server_pauses_capped,
             1 => m.redirects,
             2 => m.worker_panics,
+            3 => m.retries_refused_by_budget,
+            4 => u64::from(m.rate_limit),
             _ => return invalid_argument(&format!("no metric numbered {metric}")),
         };
         // SAFETY: out is non-NULL, and the C caller promises it is writable.

@@ -44,6 +44,9 @@ pub mod response;
 // rlc_metrics, rlc_breaker_state, rlc_client_metrics, Prometheus text.
 pub mod metrics;
 
+// rlc_event and rlc_config_set_event_callback.
+pub mod event;
+
 use panic::ffi_panic_boundary;
 
 /// Returns the library's version, such as "0.1.0", as a static NUL-terminated string

@@ -127,6 +127,33 @@ pub extern "C" fn rlc_request_set_retry_non_idempotent(
     }
 }
 
+/// Sets how many times `req` is retried, instead of the client's `max_retries`
+/// (0: never). The client's retry budget still applies. RLC_E_INVALID_ARGUMENT when
+/// `req` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_request_set_max_retries(
+    req: *mut rlc_request,
+    max_retries: u32,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(req).max_retries(max_retries);
+        rlc_result::RLC_OK
+    }
+}
+
+/// Sets how many tokens `req` takes from every rate limit of the client (1 by
+/// default): a batch call that the API counts as ten costs 10. `rlc_submit` refuses
+/// a cost above the smallest burst of the client's limits (it could never go) with
+/// RLC_E_INVALID_ARGUMENT. RLC_E_INVALID_ARGUMENT here when `req` is NULL or
+/// `tokens` is 0.
+#[no_mangle]
+pub extern "C" fn rlc_request_set_cost(req: *mut rlc_request, tokens: u32) -> rlc_result {
+    ffi_panic_boundary! {
+        let req = try_mut_from_ptr!(req);
+        result_of(req.cost(tokens))
+    }
+}
+
 /// Frees a request that was not handed to `rlc_submit` or `rlc_send`; `req` must not
 /// be used again. NULL is a no-op.
 #[no_mangle]

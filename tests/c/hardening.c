@@ -161,10 +161,36 @@ static void setters_check_their_arguments(void) {
     CHECK_RC(rlc_config_add_sensitive_header(cfg, "X-Api-Key"), RLC_OK);
     CHECK_RC(rlc_config_set_max_server_pause(cfg, 0), RLC_E_INVALID_ARGUMENT);
     CHECK_RC(rlc_config_set_max_server_pause(cfg, 1000), RLC_OK);
+    {
+        const uint16_t statuses[] = {429, 503};
+        const uint16_t bad[] = {429, 42};
+        rlc_request *req = request("GET", "/ok");
+        CHECK_RC(rlc_config_set_retry_budget(NULL, 20, 10), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_budget(cfg, 50, 5), RLC_OK);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, NULL, 2), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, bad, 2), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, statuses, 2), RLC_OK);
+        CHECK_RC(rlc_config_set_retry_on_status(cfg, NULL, 0), RLC_OK);
+        CHECK_RC(rlc_config_set_adaptive(NULL, true), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_cost(req, 0), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_cost(req, 3), RLC_OK);
+        CHECK_RC(rlc_request_set_max_retries(NULL, 1), RLC_E_INVALID_ARGUMENT);
+        CHECK_RC(rlc_request_set_max_retries(req, 1), RLC_OK);
+        rlc_request_free(req);
+    }
     CHECK_RC(rlc_config_set_base_url(cfg, base_url), RLC_OK);
+    /* Adaptive limiting needs a rate limit to start from: refused without one. */
+    CHECK_RC(rlc_config_set_adaptive(cfg, true), RLC_OK);
+    CHECK_RC(rlc_client_new(cfg, &client), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_config_set_adaptive(cfg, false), RLC_OK);
     CHECK_RC(rlc_client_new(cfg, &client), RLC_OK);
     rlc_config_free(cfg);
 
+    CHECK_RC(rlc_client_set_rate_limit(client, 0, 1000), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_client_set_rate_limit(NULL, 5, 1000), RLC_E_INVALID_ARGUMENT);
+    CHECK_RC(rlc_client_set_rate_limit(client, 5, 1000), RLC_OK);
+    CHECK_RC(rlc_client_metric(client, RLC_METRIC_RATE_LIMIT, &value), RLC_OK);
+    CHECK(value == 5);
     CHECK_RC(rlc_client_metric(client, RLC_METRIC_REDIRECTS, &value), RLC_OK);
     CHECK(value == 0);
     value = 7;
@@ -173,6 +199,64 @@ static void setters_check_their_arguments(void) {
     CHECK_RC(rlc_client_metric(client, RLC_METRIC_WORKER_PANICS, NULL), RLC_E_INVALID_ARGUMENT);
     CHECK_RC(rlc_client_metric(NULL, RLC_METRIC_WORKER_PANICS, &value), RLC_E_INVALID_ARGUMENT);
     rlc_client_free(client);
+}
+
+/* ---- the event callback ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    int retries;
+    int other;
+    uint32_t last_attempt;
+    size_t size;
+} event_log;
+
+static void on_event(void *user_data, const rlc_event *event) {
+    event_log *log = (event_log *)user_data;
+    pthread_mutex_lock(&log->mu);
+    log->size = event->size;
+    if (event->kind == RLC_EVENT_RETRY && event->status == 503 && event->reason == RLC_OK) {
+        log->retries++;
+        log->last_attempt = event->attempt;
+    } else {
+        log->other++;
+    }
+    pthread_mutex_unlock(&log->mu);
+}
+
+static event_log *the_log;
+
+static void watched(rlc_config *cfg) {
+    CHECK_RC(rlc_config_set_event_callback(cfg, on_event, the_log), RLC_OK);
+    CHECK_RC(rlc_config_set_retry(cfg, 3, 5, 20), RLC_OK);
+}
+
+static void events_reach_the_callback(void) {
+    event_log log;
+    latch l;
+    ticket t;
+    rlc_request_id id;
+    rlc_client *client;
+
+    pthread_mutex_init(&log.mu, NULL);
+    log.retries = log.other = 0;
+    log.last_attempt = 0;
+    log.size = 0;
+    the_log = &log;
+    latch_init(&l);
+    t.latch = &l;
+    t.tag = 0;
+    CHECK_RC(rlc_config_set_event_callback(NULL, on_event, NULL), RLC_E_INVALID_ARGUMENT);
+    client = client_with(base_url, watched);
+    CHECK_RC(rlc_submit(client, request("GET", "/flaky/c-events/2"), 0, on_done, &t, &id), RLC_OK);
+    CHECK(latch_wait(&l, 1, 30000) == 1);
+    CHECK(l.seen[0].status == 200 && l.seen[0].attempts == 3);
+    rlc_client_free(client);
+    /* Both retries were announced before the completion, and nothing else happened. */
+    CHECK(log.retries == 2 && log.last_attempt == 2 && log.other == 0);
+    CHECK(log.size == sizeof(rlc_event));
+    pthread_mutex_destroy(&log.mu);
+    latch_destroy(&l);
 }
 
 int main(int argc, char **argv) {
@@ -184,5 +268,6 @@ int main(int argc, char **argv) {
     free_inside_a_callback_keeps_the_handle_for_later_callbacks();
     free_async_returns_at_once_and_calls_back_after_every_callback();
     setters_check_their_arguments();
+    events_reach_the_callback();
     return finish("hardening");
 }

@@ -354,6 +354,22 @@ void redirects_and_pauses() {
     CHECK(std::string(rlc::to_string(rlc::Result::Redirect)) == "RLC_E_REDIRECT");
 }
 
+void events() {
+    std::mutex mu;
+    std::vector<std::string> seen;
+    {
+        rlc::Client client(base().retry(3, 5ms, 20ms).on_event([&](const rlc_event &e) {
+            std::lock_guard<std::mutex> lock(mu);
+            if (e.kind == RLC_EVENT_RETRY) seen.push_back("retry " + std::to_string(e.attempt));
+            else seen.push_back("other");
+        }));
+        CHECK(client.send(rlc::Request("GET", "/flaky/cpp-events/2")).attempts() == 3);
+    } // closed: every event delivered
+    std::lock_guard<std::mutex> lock(mu);
+    CHECK(seen == (std::vector<std::string>{"retry 1", "retry 2"}));
+    CHECK_THROWS(rlc::Config().on_event(nullptr), rlc::Result::InvalidArgument);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -373,6 +389,7 @@ int main(int argc, char **argv) {
     move_semantics();
     refusals();
     redirects_and_pauses();
+    events();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);
         return 1;

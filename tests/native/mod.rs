@@ -43,7 +43,7 @@ pub fn library_dir(suite: &str) -> &'static Path {
             None => panic!("cannot tell the profile from {}", profile_dir.display()),
         };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
+        let status = without_cargo_test_env(&mut Command::new(cargo))
             .args(["build", "--lib", "--profile", &profile, "--manifest-path"])
             .arg(root().join("Cargo.toml"))
             .arg("--target-dir")
@@ -62,6 +62,23 @@ pub fn library_dir(suite: &str) -> &'static Path {
         }
         dir
     })
+}
+
+/// Removes from `cmd` the variables cargo sets for a running test (CARGO_MANIFEST_DIR,
+/// CARGO_PKG_*, OUT_DIR, LD_LIBRARY_PATH, ...). A cargo started with them rebuilds
+/// every crate whose build script watches one with rerun-if-env-changed (ring does),
+/// and the next cargo started without them rebuilds them all again.
+pub fn without_cargo_test_env(cmd: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let from_cargo =
+            (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR")
+                || ["OUT_DIR", "LD_LIBRARY_PATH", "RUST_RECURSION_COUNT"].contains(&name.as_ref());
+        if from_cargo {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
 }
 
 /// The linker arguments for `librlc` in `lib`, with an rpath so the program finds it.

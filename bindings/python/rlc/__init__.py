@@ -11,10 +11,11 @@ rlc.RetryConfig. librlc is loaded on first use: from beside this package, then
 RLC_LIBRARY_PATH, then the system loader's path.
 """
 
+from ._events import Event, EventKind
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
-from .config import Breaker, Config, RateLimit, Retry
+from .config import Breaker, Config, RateLimit, Redirects, Retry
 from .errors import (
     RESULT_NAMES,
     BodyTooLargeError,
@@ -46,6 +47,8 @@ __all__ = [
     "Client",
     "Config",
     "ConnectError",
+    "Event",
+    "EventKind",
     "HTTPStatusError",
     "Headers",
     "InvalidArgumentError",
@@ -60,6 +63,7 @@ __all__ = [
     "RateLimitedAPIClient",
     "ReadError",
     "RedirectError",
+    "Redirects",
     "RequestCancelledError",
     "Response",
     "Retry",

@@ -8,27 +8,37 @@ copied into Python objects there, and then handed over: to an asyncio loop throu
 call_soon_threadsafe, or to a concurrent.futures.Future for the blocking client. No
 user code runs on the completion thread except a blocking client's future callbacks.
 
-rlc_client_free waits for requests in flight and delivers every remaining callback,
-so it runs on a thread of its own (never the event loop's, never the completion
-thread); the trampoline stays referenced until it has returned, since a ctypes
-callback that is collected while C still holds it crashes the process.
+Closing goes through rlc_client_free_async: it returns at once, and a thread of
+librlc's own waits for the requests in flight, delivers every remaining callback,
+joins librlc's threads and then calls `_on_closed`, which settles the closing's
+future. No Python thread waits meanwhile: not the event loop's, not one of ours.
+A ctypes callback collected while C still holds it crashes the process, so each
+client's trampoline stays referenced until `_on_closed` (its completion thread has
+been joined by then), and `_on_closed`'s own trampoline is made once, at import, and
+never dropped. At exit the interpreter waits for the closings under way and for
+librlc's closing threads to end (see _join_closer_threads).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import concurrent.futures
 import ctypes
 import itertools
 import json as jsonlib
+import os
 import threading
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Union
 
 from . import _native
+from ._events import EventHook, EventSink
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
-from .metrics import Metrics
+from .metrics import EXTRA_METRICS, Metrics
 from .response import Headers, Response
 
 HeadersArg = Union[Mapping[str, Union[str, Sequence[str]]], Sequence[tuple[str, str]], None]
@@ -143,12 +153,14 @@ class _Pending:
 class NativeClient:
     """An rlc_client, its trampoline and its pending requests."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, events: Optional[EventSink] = None) -> None:
         lib = _native.lib()
         self._lib = lib
         cfg = build_native_config(config)
         out = ctypes.c_void_p()
         try:
+            # Kept referenced until rlc_client_free has returned (see _free).
+            self._event_hook = EventHook(self, lib, cfg, events) if events is not None else None
             checked(lib, lib.rlc_client_new(cfg, ctypes.byref(out)), "rlc_client_new")
         finally:
             lib.rlc_config_free(cfg)
@@ -273,11 +285,18 @@ class NativeClient:
     # ------------------------------------------------------------------ metrics
 
     def metrics(self) -> Metrics:
+        lib = self._lib
         out = _native.NativeMetrics()
+        value = ctypes.c_uint64()
+        extras = []
         with self._use_lock:
             self._check_open()
-            checked(self._lib, self._lib.rlc_client_metrics(self._ptr, ctypes.byref(out)), "rlc_client_metrics")
-        return Metrics.from_native(out)
+            checked(lib, lib.rlc_client_metrics(self._ptr, ctypes.byref(out)), "rlc_client_metrics")
+            # The counters beyond the struct, by their rlc_metric number.
+            for metric, name in enumerate(EXTRA_METRICS):
+                checked(lib, lib.rlc_client_metric(self._ptr, metric, ctypes.byref(value)), f"rlc_client_metric {name}")
+                extras.append(value.value)
+        return Metrics.from_native(out, extras)
 
     def metrics_prometheus(self) -> str:
         needed = ctypes.c_size_t()
@@ -302,25 +321,37 @@ class NativeClient:
     # ------------------------------------------------------------------ closing
 
     def close(self) -> concurrent.futures.Future[None]:
-        """Starts closing (once) and returns a future done when every callback has
-        been delivered and every librlc thread joined."""
+        """Starts closing (once) and returns at once a future, done when every callback
+        has been delivered and every librlc thread joined. It is set on librlc's
+        closing thread: its callbacks run there."""
         with self._use_lock:
             if self._closing is not None:
                 return self._closing
-            self.closed = True
-            self._closing = concurrent.futures.Future()
-        # Not a daemon: the interpreter waits for it at exit, so librlc's threads are
-        # joined before Python finalizes (a callback into a finalizing interpreter hangs).
-        try:
-            threading.Thread(target=self._free, name="rlc-close", daemon=False).start()
-        except RuntimeError:  # no new threads while the interpreter shuts down
-            self._free()
-        return self._closing
+            self.closed = True  # nothing uses the pointer any more but the lines below
+            closing = self._closing = concurrent.futures.Future()
+        _join_closer_threads(timeout=0)  # forgets those that ended: the set stays small
+        with _closing_lock:
+            key = next(_closing_keys)
+            _closing_clients[key] = self  # before the call: _on_closed may come first
+        code = self._lib.rlc_client_free_async(self._ptr, _ON_CLOSED, key)
+        if code != _native.RLC_OK:
+            # librlc could not start its closing thread, and did nothing: free it here.
+            with _closing_lock:
+                del _closing_clients[key]
+            self._lib.client_free_releasing_gil(self._ptr)
+            if self.on_completion_thread():
+                # From inside a callback rlc_client_free returns before the remaining
+                # callbacks, which the trampoline (kept) and _pending will still take.
+                self._ptr = 0
+                closing.set_result(None)
+            else:
+                self._closed()
+        return closing
 
-    def _free(self) -> None:
+    def _closed(self) -> None:
+        """The client is freed: every callback delivered, every librlc thread joined."""
         assert self._closing is not None
         try:
-            self._lib.client_free_releasing_gil(self._ptr)
             self._ptr = 0
             # Every accepted request has had its callback; anything left was never
             # accepted, but settle it rather than leave a waiter hanging.
@@ -328,8 +359,12 @@ class NativeClient:
                 leftovers = list(self._pending.values())
                 self._pending.clear()
             for entry in leftovers:
-                entry.deliver(make_error(_native.RLC_E_SHUTDOWN, "the client was closed"))
-            self._trampoline = None
+                try:
+                    entry.deliver(make_error(_native.RLC_E_SHUTDOWN, "the client was closed"))
+                except Exception:  # e.g. a closed loop: nobody waits any more
+                    pass
+            self._trampoline = None  # the completion thread that called it is joined
+            self._event_hook = None
         finally:
             self._closing.set_result(None)
 
@@ -337,12 +372,90 @@ class NativeClient:
         return threading.get_ident() == self.completion_thread
 
 
+# The clients being closed, by the key their _on_closed gets, until it came: this also
+# keeps each NativeClient, and the trampoline librlc still calls, alive until then.
+_closing_clients: dict[int, NativeClient] = {}
+_closing_keys = itertools.count(1)  # 0 would be a NULL user_data
+_closing_lock = threading.Lock()
+# The OS thread ids of librlc's closing threads that have called _on_closed, until
+# they are seen to have ended (see _join_closer_threads).
+_closer_threads: set[int] = set()
+_TASKS = "/proc/self/task"
+_HAVE_TASKS = os.path.isdir(_TASKS)
+
+
+def _on_closed(user_data: Optional[int]) -> None:
+    # Runs on librlc's closing thread, once per rlc_client_free_async, after the
+    # client is freed. _closed settles the closing's future; an exception would only
+    # be printed by ctypes.
+    _closer_threads.add(threading.get_native_id())
+    with _closing_lock:
+        native = _closing_clients.pop(user_data or 0, None)
+    if native is not None:
+        native._closed()
+
+
+def _join_closer_threads(timeout: float) -> None:
+    """Waits (up to `timeout` seconds) until every librlc closing thread that called
+    _on_closed has ended. Needed before the interpreter finalizes: waking a waiter
+    releases the GIL (call_soon_threadsafe writes to a socket, and the GIL may pass
+    to the woken thread at any moment), so the closing thread takes it again on its
+    way out of Python; if the interpreter finalizes meanwhile, CPython ends that
+    thread with pthread_exit, whose unwinding through librlc's frames aborts the
+    process. Linux only (/proc/self/task); elsewhere it yields the GIL a moment."""
+    if not _HAVE_TASKS:  # no way to tell: yield the GIL a moment, then forget them
+        if timeout > 0 and _closer_threads:
+            time.sleep(0.05)
+        _closer_threads.clear()
+        return
+    end = time.monotonic() + timeout
+    while True:
+        _closer_threads.difference_update(
+            [tid for tid in list(_closer_threads) if not os.path.exists(f"{_TASKS}/{tid}")]
+        )
+        if not _closer_threads or time.monotonic() > end:
+            return
+        time.sleep(0.001)  # lets them take the GIL and leave
+
+
+# One trampoline for every client, never dropped (see the module's docstring).
+_ON_CLOSED = _native.CLOSED_CALLBACK(_on_closed)
+
+
+@atexit.register
+def _wait_for_closings() -> None:
+    """At interpreter exit, waits for the closings still running (an aclose() nobody
+    awaited, a client collected just before): librlc's threads would otherwise call
+    back into a finalizing interpreter. Registered at import, so it runs after the
+    weakref finalizers that close the clients still open (atexit goes in reverse)."""
+    while True:  # a callback may close another client meanwhile
+        with _closing_lock:
+            running = [native._closing for native in _closing_clients.values() if native._closing]
+        if not running:
+            break
+        concurrent.futures.wait(running)
+    _join_closer_threads(timeout=10.0)
+
+
 def close_forgotten(native: NativeClient) -> None:
     """The finalizer of a client dropped (or alive at exit) without close(): a
-    backstop, like a Go finalizer. Waits unless it runs on the completion thread."""
+    backstop, like a Go finalizer. It waits for the closing, unless it runs on the
+    completion thread (which must deliver the last callbacks) or on a running event
+    loop's thread (which the closing must not stall); _wait_for_closings then waits
+    at exit."""
     done = native.close()
-    if not native.on_completion_thread():
-        done.result()
+    if native.on_completion_thread() or _loop_running_here():
+        return
+    done.result()
+    _join_closer_threads(timeout=1.0)  # at exit, this may run after _wait_for_closings
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def attach_finalizer(owner: object, native: NativeClient) -> weakref.finalize[[NativeClient], object]:

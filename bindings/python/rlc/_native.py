@@ -9,7 +9,8 @@ returns at once (librlc never does I/O or waits under them), and releasing and
 retaking the GIL around each one made the event loop thread and the completion
 thread hand the GIL back and forth for every call, which cost more than the calls.
 The one function that waits, rlc_client_free (it delivers the last callbacks, which
-need the GIL), goes through a CDLL handle that releases it.
+need the GIL), goes through a CDLL handle that releases it; the binding calls it only
+when rlc_client_free_async, which returns at once, could not start its thread.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ RLC_E_PANIC = 13
 # void (*rlc_callback)(void *user_data, rlc_request_id id, rlc_result result,
 #                      const rlc_response *response)
 CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int, ctypes.c_void_p)
+# void (*rlc_closed_callback)(void *user_data)
+CLOSED_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 class NativeMetrics(ctypes.Structure):
@@ -83,7 +86,7 @@ _SIZE = ctypes.c_size_t
 # name: (result type, argument types)
 _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_version": (_S, []),
-    "rlc_result_str": (_S, [_R]),
+    "rlc_result_str": (_S, [_U32]),
     "rlc_last_error": (_SIZE, [ctypes.c_char_p, _SIZE]),
     "rlc_config_new": (_P, []),
     "rlc_config_free": (None, [_P]),
@@ -101,8 +104,13 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_config_set_max_response_bytes": (_R, [_P, _U64]),
     "rlc_config_set_user_agent": (_R, [_P, _S]),
     "rlc_config_set_ca_bundle": (_R, [_P, _S]),
+    "rlc_config_set_max_redirects": (_R, [_P, _U32]),
+    "rlc_config_set_redirect_to_http": (_R, [_P, ctypes.c_bool]),
+    "rlc_config_add_sensitive_header": (_R, [_P, _S]),
+    "rlc_config_set_max_server_pause": (_R, [_P, _U64]),
     "rlc_client_new": (_R, [_P, ctypes.POINTER(_P)]),
     # rlc_client_free is declared apart: it must release the GIL (see above).
+    "rlc_client_free_async": (_R, [_P, CLOSED_CALLBACK, _P]),
     "rlc_client_in_callback": (ctypes.c_bool, [_P]),
     "rlc_request_new": (_P, [_S, _S]),
     "rlc_request_set_header": (_R, [_P, _S, _S]),
@@ -122,6 +130,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_client_metrics": (_R, [_P, ctypes.POINTER(NativeMetrics)]),
     "rlc_client_metrics_prometheus": (_R, [_P, ctypes.c_char_p, _SIZE, ctypes.POINTER(_SIZE)]),
     "rlc_metrics_size": (_SIZE, []),
+    "rlc_client_metric": (_R, [_P, _U32, ctypes.POINTER(_U64)]),
 }
 
 LIBRARY_ENV = "RLC_LIBRARY_PATH"
@@ -216,8 +225,13 @@ class Library:
         return buf.value.decode("utf-8", "replace")
 
     def result_name(self, code: int) -> str:
-        name: Optional[bytes] = self.cdll.rlc_result_str(code)
-        return name.decode() if name else f"RLC_E_UNKNOWN_{code}"
+        """The C name of an rlc_result, from the library (which may be newer than
+        this binding); "RLC_E_UNKNOWN_<n>" for a number it does not know either."""
+        # rlc_result_str takes a uint32_t, so any integer is defined behaviour.
+        name: Optional[bytes] = self.cdll.rlc_result_str(code & 0xFFFFFFFF)
+        if not name or name == b"RLC_E_UNKNOWN":
+            return f"RLC_E_UNKNOWN_{code}"
+        return name.decode()
 
 
 _library: Optional[Library] = None

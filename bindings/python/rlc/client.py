@@ -7,10 +7,11 @@ import concurrent.futures
 import dataclasses
 import functools
 import threading
-from typing import Any, Coroutine, Optional
+from typing import Any, Callable, Coroutine, Optional
 
 from . import _native
 from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
+from ._events import AsyncSink, blocking_sink, check_on_event
 from .config import Config
 from .errors import RlcError, make_error
 from .metrics import Metrics
@@ -35,10 +36,14 @@ class _LoopInbox:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
-        self._items: list[tuple[asyncio.Future[Response], Outcome]] = []
+        # (None, fn) is an event's call of on_event (rlc/_events.py), kept in order.
+        self._items: list[tuple[Optional[asyncio.Future[Response]], Any]] = []
         self._lock = threading.Lock()
 
-    def put(self, future: asyncio.Future[Response], outcome: Outcome) -> None:
+    def put_call(self, fn: Callable[[], None]) -> None:
+        self.put(None, fn)
+
+    def put(self, future: Optional[asyncio.Future[Response]], outcome: Any) -> None:
         with self._lock:
             self._items.append((future, outcome))
             first = len(self._items) == 1
@@ -53,6 +58,9 @@ class _LoopInbox:
         with self._lock:
             items, self._items = self._items, []
         for future, outcome in items:
+            if future is None:
+                outcome()
+                continue
             if future.done():  # the awaiting task was cancelled
                 continue
             if isinstance(outcome, RlcError):
@@ -72,7 +80,9 @@ class AsyncClient:
 
     def __init__(self, config: Optional[Config] = None, /, **options: Any) -> None:
         self.config = _config(config, options)
-        self._native = NativeClient(self.config)
+        on_event = check_on_event(self.config.on_event)
+        self._events = AsyncSink(on_event) if on_event is not None else None
+        self._native = NativeClient(self.config, self._events)
         self._inboxes: dict[asyncio.AbstractEventLoop, _LoopInbox] = {}
         self._inboxes_lock = threading.Lock()
         self._finalizer = attach_finalizer(self, self._native)
@@ -115,7 +125,10 @@ class AsyncClient:
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
         )
         future: asyncio.Future[Response] = loop.create_future()
-        deliver = functools.partial(self._inbox(loop).put, future)
+        inbox = self._inbox(loop)
+        if self._events is not None:
+            self._events.inbox = inbox  # events go to the loop of the latest request
+        deliver = functools.partial(inbox.put, future)
         request_id = self._native.submit(prepared, deliver, owner=self)
         try:
             return await future
@@ -159,17 +172,37 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         """Stops intake, completes queued requests with ShutdownError, waits for those
-        in flight and frees the client, on a thread of its own: the loop keeps
-        running meanwhile. Every pending request has settled when this returns.
-        Safe to call more than once."""
+        in flight and frees the client. librlc does that on a thread of its own
+        (rlc_client_free_async): neither the loop nor any Python thread is held up
+        meanwhile. Every pending request has settled when this returns. Safe to call
+        more than once, and cancelling it does not stop the closing."""
         self._finalizer.detach()
-        await asyncio.wrap_future(self._native.close())
+        closing = self._native.close()
+        if closing.done():
+            return
+        loop = asyncio.get_running_loop()
+        closed: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: concurrent.futures.Future[None]) -> None:
+            # On librlc's closing thread (or here, had it finished meanwhile).
+            try:
+                loop.call_soon_threadsafe(_resolve, closed)
+            except RuntimeError:  # the loop is closed: nobody awaits any more
+                pass
+
+        closing.add_done_callback(wake)
+        await closed
 
     async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():  # the awaiting task may have been cancelled
+        future.set_result(None)
 
 
 def _settle(future: concurrent.futures.Future[Response], outcome: Outcome) -> None:
@@ -192,7 +225,8 @@ class Client:
 
     def __init__(self, config: Optional[Config] = None, /, **options: Any) -> None:
         self.config = _config(config, options)
-        self._native = NativeClient(self.config)
+        on_event = check_on_event(self.config.on_event)
+        self._native = NativeClient(self.config, blocking_sink(on_event) if on_event is not None else None)
         self._finalizer = attach_finalizer(self, self._native)
 
     def submit(
@@ -272,8 +306,9 @@ class Client:
 
     def close(self) -> None:
         """Stops intake, completes queued requests with ShutdownError, waits for those
-        in flight, delivers every callback and frees the client. Called from a
-        future's callback it returns at once and the closing finishes after it."""
+        in flight, delivers every callback and frees the client; blocks until then.
+        Called from a future's callback it returns at once and the closing finishes
+        after it, on a thread of librlc's."""
         self._finalizer.detach()
         done = self._native.close()
         if not self._native.on_completion_thread():

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
 from . import _native
+from ._events import Event
 from .errors import make_error
 
 U32_MAX = 2**32 - 1
@@ -45,10 +46,27 @@ class Breaker:
 
 
 @dataclass(frozen=True)
+class Redirects:
+    """How redirects (301, 302, 303, 307, 308 with a Location) are followed. Each hop
+    is sent like a request of its own: it takes a token and counts in the strict
+    window. A hop to the same origin keeps every header; one to another origin drops
+    Authorization, Cookie, Proxy-Authorization and `Config.sensitive_headers`. 303,
+    and 301/302 after a POST, become a GET without a body; 307/308 repeat the method
+    and the body. A loop, more than `max` hops, or a Location that is no http(s) URL
+    fail with RedirectError (never retried, not a breaker failure)."""
+
+    #: The most hops followed; 0 hands every 3xx response back as it is.
+    max: int = 10
+    #: Follow a redirect from https to http (the redirected request, and whatever it
+    #: carries, goes in clear text); by default such a hop fails with RedirectError.
+    allow_https_to_http: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a client is built from. Unset fields keep librlc's defaults: no rate
     limit, 4 workers, a queue of 10,000, Retry(), Breaker(), 30 s per attempt, a
-    16 MiB response cap."""
+    16 MiB response cap, Redirects(), server pauses cut to 5 minutes."""
 
     base_url: Optional[str] = None
     #: One limit, or several that must all allow a request (10/s and 1000/h).
@@ -68,6 +86,20 @@ class Config:
     user_agent: Optional[str] = None
     #: A PEM file of trusted roots instead of Mozilla's.
     ca_bundle: Union[str, "os.PathLike[str]", None] = None
+    #: The redirect policy; None keeps librlc's: Redirects(max=10), never https to http.
+    redirects: Optional[Redirects] = None
+    #: Credentials besides Authorization, Cookie and Proxy-Authorization (always
+    #: dropped): a redirect to another origin drops them, whether a request or
+    #: `headers` set them ("X-Api-Key", say). Names are compared without case.
+    sensitive_headers: Sequence[str] = ()
+    #: Seconds: the longest pause a server's Retry-After or rate-limit headers may
+    #: impose on the client or on a retry; longer ones are cut to it (and counted in
+    #: Metrics.server_pauses_capped). None keeps librlc's 5 minutes.
+    max_server_pause: Optional[float] = None
+    #: Called with every Event (breaker transitions, retries, server pauses, dropped
+    #: requests, limit changes): on the event loop for an AsyncClient, on rlc's
+    #: completion thread for a Client (keep it short: completions wait behind it).
+    on_event: Optional[Callable[[Event], object]] = None
 
 
 # ---------------------------------------------------------------------------------
@@ -194,6 +226,27 @@ def build_native_config(config: Config) -> int:
         steps.append(("user_agent", lib.rlc_config_set_user_agent, (check_str(config.user_agent, "user_agent"),)))
     if config.ca_bundle is not None:
         steps.append(("ca_bundle", lib.rlc_config_set_ca_bundle, (check_str(config.ca_bundle, "ca_bundle"),)))
+    if config.redirects is not None:
+        redirects = config.redirects
+        if not isinstance(redirects, Redirects):
+            raise TypeError(f"rlc: redirects must be an rlc.Redirects, got {type(redirects).__name__}")
+        hops = check_int(redirects.max, "redirects.max", 0, U32_MAX)
+        to_http = redirects.allow_https_to_http
+        if not isinstance(to_http, bool):
+            raise TypeError(f"rlc: redirects.allow_https_to_http must be a bool, got {type(to_http).__name__}")
+        steps.append(("redirects.max", lib.rlc_config_set_max_redirects, (hops,)))
+        steps.append(("redirects.allow_https_to_http", lib.rlc_config_set_redirect_to_http, (to_http,)))
+    # A lone str is a sequence too, of letters: refuse it rather than mark "X", "-", ...
+    if isinstance(config.sensitive_headers, (str, bytes)) or not isinstance(config.sensitive_headers, Sequence):
+        raise TypeError(
+            f"rlc: sensitive_headers must be a sequence of names, got {type(config.sensitive_headers).__name__}"
+        )
+    for i, name in enumerate(config.sensitive_headers):
+        what = f"sensitive_headers[{i}]"
+        steps.append((what, lib.rlc_config_add_sensitive_header, (check_str(name, what),)))
+    if config.max_server_pause is not None:
+        pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
+        steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

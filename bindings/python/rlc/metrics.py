@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Optional
 
@@ -9,6 +10,10 @@ from ._native import NativeMetrics
 
 BREAKER_STATES = {0: "closed", 1: "open", 2: "half_open"}
 _NO_LIMIT = 2**64 - 1
+
+#: The counters kept beyond struct rlc_metrics (whose layout is fixed), read one by
+#: one with rlc_client_metric: the field names, in the order of the rlc_metric enum.
+EXTRA_METRICS = ("server_pauses_capped", "redirects", "worker_panics")
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,18 @@ class Metrics:
     attempt_p50_us: int
     attempt_p90_us: int
     attempt_p99_us: int
+    #: Server-requested pauses and retry delays cut to Config.max_server_pause.
+    server_pauses_capped: int
+    #: Redirect hops followed (each took a token).
+    redirects: int
+    #: Attempts that panicked inside librlc (a bug), failed with PanicError.
+    worker_panics: int
 
     @classmethod
-    def from_native(cls, m: NativeMetrics) -> Metrics:
-        values: dict[str, object] = {f.name: getattr(m, f.name) for f in fields(cls)}
+    def from_native(cls, m: NativeMetrics, extras: Sequence[int]) -> Metrics:
+        """From the struct and the EXTRA_METRICS values, in that order."""
+        values: dict[str, object] = dict(zip(EXTRA_METRICS, extras))
+        values.update((f.name, getattr(m, f.name)) for f in fields(cls) if f.name not in values)
         values["breaker_state"] = BREAKER_STATES.get(m.breaker_state, str(m.breaker_state))
         values["tokens_available"] = None if m.tokens_available == _NO_LIMIT else m.tokens_available
         return cls(**values)  # type: ignore[arg-type]

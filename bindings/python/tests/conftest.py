@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable, Coroutine, Iterator, TypeVar
@@ -15,6 +17,7 @@ from server import LocalServer
 
 ROOT = Path(__file__).resolve().parents[3]
 RELEASE = ROOT / "target" / "release"
+PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 # The tests use the library built in this repository unless told otherwise.
 if "RLC_LIBRARY_PATH" not in os.environ and (RELEASE / "librlc.so").exists():
@@ -26,6 +29,15 @@ T = TypeVar("T")
 def run(coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
     """Runs a test coroutine on a fresh loop; a hang fails after `timeout` seconds."""
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def run_python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Runs `script` (dedented) in a new interpreter that imports this package."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONPATH": PACKAGE_DIR, **env},
+    )
 
 
 def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:

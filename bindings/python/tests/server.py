@@ -8,6 +8,9 @@ with the routes of the Node binding's test server (bindings/node/testing/helpers
     /slow[/NAME]?ms=N    200 "slow" after N ms
     /flaky/KEY?fail=N    503 for the first N calls with that KEY, then 200 "ok after K"
     /tag/NAME            200 NAME
+    /to?u=URL            302 to URL
+    /loop                302 to itself
+    /busy                503 asking, with Retry-After, for a year's pause
 
 Every request is recorded in `arrivals`, in arrival order, so tests can check what
 reached the server and when.
@@ -82,6 +85,12 @@ class LocalServer:
                         self._send(200, f"ok after {n}".encode(), {})
                 elif route == "tag":
                     self._send(200, (parts[1] if len(parts) > 1 else "").encode(), {})
+                elif route == "to":
+                    self._send(302, b"", {"location": query["u"]})
+                elif route == "loop":
+                    self._send(302, b"", {"location": "/loop"})
+                elif route == "busy":
+                    self._send(503, b"", {"retry-after": "31536000"})
                 else:
                     self._send(404, b"no such route", {})
 

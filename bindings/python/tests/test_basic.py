@@ -5,19 +5,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 import rlc
-from conftest import run
+from conftest import run, run_python
 from server import LocalServer
-
-PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
 
 def test_version_is_a_non_empty_string() -> None:
@@ -237,17 +231,9 @@ def test_each_result_code_has_its_exception_class() -> None:
     assert issubclass(rlc.TimeoutError, builtins.TimeoutError)
 
 
-def _python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        capture_output=True, text=True, timeout=30,
-        env={**os.environ, "PYTHONPATH": PACKAGE_DIR, **env},
-    )
-
-
 def test_the_interpreter_exits_on_its_own(server: LocalServer) -> None:
     # Request, close, exit.
-    closed = _python(f"""
+    closed = run_python(f"""
         import asyncio, rlc
         async def main():
             async with rlc.AsyncClient(base_url={server.url!r}) as client:
@@ -260,7 +246,7 @@ def test_the_interpreter_exits_on_its_own(server: LocalServer) -> None:
 
     # Clients never closed, an asyncio one and a blocking one, do not keep the
     # interpreter alive, nor make it crash at exit.
-    forgotten = _python(f"""
+    forgotten = run_python(f"""
         import asyncio, rlc
         client = rlc.AsyncClient(base_url={server.url!r})
         res = asyncio.run(client.get("/slow?ms=300"))
@@ -276,7 +262,7 @@ def test_the_interpreter_exits_on_its_own(server: LocalServer) -> None:
 
 def test_a_missing_library_names_every_place_tried(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / "librlc.so"
-    result = _python("""
+    result = run_python("""
         import rlc
         try:
             print("loaded", rlc.library_path())

@@ -149,7 +149,7 @@ def test_close_after_a_completion_and_many_clients_in_a_row(server: LocalServer)
             await asyncio.wait_for(closed, 10)
 
     run(main(), timeout=60)
-    # No thread is left behind: rlc's threads are joined and the close threads end
+    # No thread is left behind: rlc's threads are joined and its closing threads end
     # (each a moment after it has reported the client closed).
     until(lambda: os_threads() <= threads_before, 10, "every thread ended")
 
