@@ -195,7 +195,12 @@ pub(crate) fn validate_absolute_url(url: &str) -> Result<()> {
     if url.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(Error::invalid("URL must not contain spaces or control characters"));
     }
-    url.parse::<ureq::http::Uri>().map(|_| ()).map_err(|_| Error::invalid("URL is malformed"))
+    let uri = url.parse::<ureq::http::Uri>().map_err(|_| Error::invalid("URL is malformed"))?;
+    // `http://user@:80/` has an authority but no host (a fuzzer found it passing).
+    if uri.host().map_or(true, str::is_empty) {
+        return Err(Error::invalid("URL must name a host"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -655,7 +655,7 @@ impl Shared {
         let cancelled = core.table.get(&job.key.id).is_some_and(|e| e.cancelled);
         let live = !cancelled && !core.closing;
         let hop = match &attempt {
-            Ok(response) if live => next_hop(
+            Ok(response) if !cancelled => next_hop(
                 &self.config.redirects,
                 &job.uri,
                 &job.request.method,
@@ -666,6 +666,11 @@ impl Shared {
             _ => Ok(None),
         };
         let attempt = match hop {
+            // A redirect the client would follow is no answer: closing, it ends here.
+            Ok(Some(_)) if core.closing => Err(Error::new(
+                ErrorKind::Shutdown,
+                "the client shut down before following a redirect",
+            )),
             Ok(Some(hop)) => {
                 job.follow(hop, &self.config.sensitive_headers);
                 self.metrics.redirect();

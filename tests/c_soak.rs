@@ -35,8 +35,15 @@ fn compile(sanitizer: &str) -> PathBuf {
     let exe = scratch_dir(SUITE).join(name);
     let source = root().join("tests").join("soak_c").join("soak.c");
     let mut cmd = Command::new("gcc");
-    cmd.args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE"])
-        .args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-O1", "-fno-omit-frame-pointer"]);
+    cmd.args(["-std=c11", "-D_POSIX_C_SOURCE=200809L", "-D_DEFAULT_SOURCE"]).args([
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-pedantic",
+        "-g",
+        "-O1",
+        "-fno-omit-frame-pointer",
+    ]);
     if !sanitizer.is_empty() {
         cmd.arg(format!("-fsanitize={sanitizer}"));
     }
@@ -114,13 +121,18 @@ fn races(log: &str) -> (usize, usize) {
                     // This access's own stack only: up to the next blank line.
                     // (valgrind prefixes every line, blank ones too, with "==pid==").
                     .take_while(|l| {
-                        !l.trim().trim_start_matches(|c: char| c == '=' || c.is_ascii_digit()).trim().is_empty()
+                        !l.trim()
+                            .trim_start_matches(|c: char| c == '=' || c.is_ascii_digit())
+                            .trim()
+                            .is_empty()
                     })
                     .filter(|l| l.contains("#") || l.contains(" at 0x") || l.contains(" by 0x"))
                     // Skip the tools' own interceptors (memcpy, strlen, free...).
-                    .find(|l| !["libtsan", "sanitizer_common", "vgpreload", "tsan_interceptors"]
-                        .iter()
-                        .any(|tool| l.contains(tool)))
+                    .find(|l| {
+                        !["libtsan", "sanitizer_common", "vgpreload", "tsan_interceptors"]
+                            .iter()
+                            .any(|tool| l.contains(tool))
+                    })
                     .is_some_and(|frame| frame.contains("soak.c"))
             })
         })
@@ -136,7 +148,10 @@ fn c_soak_under_asan() {
             let mut cmd = Command::new(exe);
             // Rust's std synchronises with futexes TSan does not see; its reports
             // inside librlc are printed, and only those are told apart below.
-            cmd.env("TSAN_OPTIONS", env_or("TSAN_OPTIONS", "halt_on_error=0 report_signal_unsafe=0"));
+            cmd.env(
+                "TSAN_OPTIONS",
+                env_or("TSAN_OPTIONS", "halt_on_error=0 report_signal_unsafe=0"),
+            );
             run(cmd, "ThreadSanitizer", Judge::CSideRaces);
             return;
         }

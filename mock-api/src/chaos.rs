@@ -407,11 +407,20 @@ fn serve_connection(
             Behaviour::TooMany => {
                 let n = options.long_retry_after_one_in;
                 let secs = if n > 0 && rng.below(n) == 0 { 1 } else { 0 };
-                respond(&mut stream, "429 Too Many Requests", &format!("Retry-After: {secs}\r\n"), "slow down")
+                respond(
+                    &mut stream,
+                    "429 Too Many Requests",
+                    &format!("Retry-After: {secs}\r\n"),
+                    "slow down",
+                )
             }
             Behaviour::ServerError => {
-                let status = ["500 Internal Server Error", "502 Bad Gateway", "503 Service Unavailable", "504 Gateway Timeout"]
-                    [rng.below(4) as usize];
+                let status = [
+                    "500 Internal Server Error",
+                    "502 Bad Gateway",
+                    "503 Service Unavailable",
+                    "504 Gateway Timeout",
+                ][rng.below(4) as usize];
                 respond(&mut stream, status, "", "oops")
             }
             Behaviour::RedirectSelf => {
