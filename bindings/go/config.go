@@ -72,6 +72,19 @@ type Config struct {
 	// panic cannot be re-raised: the callback runs on a native thread with no Go
 	// caller to unwind to. Without a hook the panic is logged with the log package.
 	OnCallbackPanic func(id RequestID, recovered any, stack []byte)
+	// RetryBudget, when set, replaces the default retry budget (20 % of recent
+	// first attempts plus 10 per second); see [RetryBudget].
+	RetryBudget *RetryBudget
+	// RetryOnStatus, when not nil, replaces the retried statuses (429, 502, 503 and
+	// 504); an empty, non-nil slice retries no status. Transport errors and
+	// timeouts stay retried.
+	RetryOnStatus []int
+	// Adaptive finds a limit the server does not publish: a throttle (a 429, or a
+	// 503 with Retry-After, without quota headers to pace from) cuts the rate limit
+	// to three quarters, and every quiet second climbs a twentieth of RateLimit back
+	// toward it. RateLimit is the ceiling, so it is required (NewClient fails with
+	// ErrInvalidArgument without one). Metrics.RateLimit shows the rate in force.
+	Adaptive bool
 }
 
 // RateLimit is at most Max requests per Window.
@@ -382,7 +395,7 @@ func (cfg *Config) applyHardening(c *C.rlc_config) error {
 			return err
 		}
 	}
-	return nil
+	return cfg.applyLimits(c)
 }
 
 // safeName quotes a header name for an error message, unless it holds characters

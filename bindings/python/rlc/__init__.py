@@ -35,6 +35,7 @@ from .errors import (
     UnknownRequestError,
     error_class,
 )
+from .limits import RetryBudget
 from .metrics import Metrics
 from .response import Headers, Response
 
@@ -64,6 +65,7 @@ __all__ = [
     "RequestCancelledError",
     "Response",
     "Retry",
+    "RetryBudget",
     "RetryConfig",
     "RlcError",
     "ShutdownError",

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional, Union
 
 from . import _native
 from .errors import make_error
+from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -95,6 +96,16 @@ class Config:
     #: impose on the client or on a retry; longer ones are cut to it (and counted in
     #: Metrics.server_pauses_capped). None keeps librlc's 5 minutes.
     max_server_pause: Optional[float] = None
+    #: Bounds retries; None keeps librlc's RetryBudget(20, 10). RetryBudget(0, 0): none.
+    retry_budget: Optional[RetryBudget] = None
+    #: The HTTP statuses retried instead of 429, 502, 503 and 504; () retries none.
+    #: Transport errors and timeouts stay retried.
+    retry_on_status: Optional[Sequence[int]] = None
+    #: Finds a limit the server does not publish: a 429 (or a 503 with Retry-After)
+    #: without quota headers cuts the rate limit to three quarters, and each quiet
+    #: second climbs back a twentieth of the configured rate_limit, which is the
+    #: ceiling (so one is needed). Metrics.rate_limit shows the rate in force.
+    adaptive: bool = False
 
 
 # ---------------------------------------------------------------------------------
@@ -242,6 +253,7 @@ def build_native_config(config: Config) -> int:
     if config.max_server_pause is not None:
         pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
         steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
+    steps.extend(config_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:
