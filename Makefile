@@ -146,7 +146,7 @@ test-python: lib
 	  RLC_MOCK_API=$(LIB_DIR)/rlc-mock-api $(PYTHON) -m pytest -q
 	cd bindings/python && $(PYTHON) -m mypy --strict
 
-## The main job: a demo against an embedded mock API, on 127.0.0.1 only (about 15 s once
+## The main job: a demo against an embedded mock API, on 127.0.0.1 only (about 25 s once
 ## built). Prints a table, writes target/demo/timeline.svg, fails if the API's limit broke.
 demo:
 	$(CARGO) run --release -p demo

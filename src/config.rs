@@ -371,8 +371,9 @@ impl Config {
 
     /// Finds a limit the server does not publish: a throttle (429, or 503 with
     /// `Retry-After`, without quota headers to pace from) cuts the primary rate limit
-    /// to three quarters, and every quiet second climbs a twentieth of the configured
-    /// rate back toward it (see [`crate::adaptive`]). Needs a rate limit, which is
+    /// to three quarters, and every quiet second climbs back toward the configured
+    /// rate, fast while well below the rate last throttled and slowly near it (see
+    /// [`crate::adaptive`]). Needs a rate limit, which is
     /// the ceiling. Off by default.
     pub fn adaptive(&mut self, on: bool) -> &mut Self {
         self.adaptive = on;

@@ -47,6 +47,7 @@
 #include <exception>
 #include <functional>
 #include <future>
+#include <initializer_list>
 #include <memory>
 #include <new>
 #include <optional>
@@ -389,6 +390,39 @@ public:
     }
     Config &&on_event(EventHandler handler) && { return std::move(on_event(std::move(handler))); }
 
+    // Limits (issue 12).
+
+    /// Bounds retries: over any ten seconds at most `percent` % of the first attempts
+    /// plus `min_per_second` per second (20 % and 10/s by default); (0, 0) turns retries
+    /// off. A retry the budget refuses completes with the last response.
+    Config &retry_budget(std::uint32_t percent, std::uint32_t min_per_second) & {
+        return ok(rlc_config_set_retry_budget(cfg_, percent, min_per_second));
+    }
+    /// Replaces the retried statuses (429, 502, 503, 504 by default); empty: none.
+    /// Transport errors and timeouts stay retried. Codes must be within 100..=599.
+    Config &retry_on_status(const std::vector<std::uint16_t> &codes) & {
+        return ok(rlc_config_set_retry_on_status(cfg_, codes.empty() ? nullptr : codes.data(),
+                                                 codes.size()));
+    }
+    Config &retry_on_status(std::initializer_list<std::uint16_t> codes) & {
+        return retry_on_status(std::vector<std::uint16_t>(codes));
+    }
+    /// Adaptive limiting: a throttle (429, or 503 with Retry-After) cuts the rate limit
+    /// to three quarters, quiet seconds climb back toward the configured rate, which is
+    /// the ceiling (so a rate_limit is needed: Client throws InvalidArgument without).
+    Config &adaptive(bool on = true) & { return ok(rlc_config_set_adaptive(cfg_, on)); }
+
+    Config &&retry_budget(std::uint32_t percent, std::uint32_t min_per_second) && {
+        return std::move(retry_budget(percent, min_per_second));
+    }
+    Config &&retry_on_status(const std::vector<std::uint16_t> &codes) && {
+        return std::move(retry_on_status(codes));
+    }
+    Config &&retry_on_status(std::initializer_list<std::uint16_t> codes) && {
+        return std::move(retry_on_status(codes));
+    }
+    Config &&adaptive(bool on = true) && { return std::move(adaptive(on)); }
+
     /// The event handler set with on_event, shared with the clients made since.
     const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }
 
@@ -485,6 +519,16 @@ public:
     Request &&retry_non_idempotent(bool allow = true) && {
         return std::move(retry_non_idempotent(allow));
     }
+
+    /// The tokens it takes from every rate limit (1 by default): a batch call the API
+    /// counts as ten costs 10. Submit throws InvalidArgument for a cost above the
+    /// smallest burst of the client's limits (it could never go); 0 throws here.
+    Request &cost(std::uint32_t tokens) & { return ok(rlc_request_set_cost(req_, tokens)); }
+    /// How many times it is retried, instead of the client's max_retries (0: never).
+    /// The client's retry budget still applies.
+    Request &max_retries(std::uint32_t n) & { return ok(rlc_request_set_max_retries(req_, n)); }
+    Request &&cost(std::uint32_t tokens) && { return std::move(cost(tokens)); }
+    Request &&max_retries(std::uint32_t n) && { return std::move(max_retries(n)); }
 
     /// The C handle, still owned by this Request (NULL once moved from or handed on).
     rlc_request *get() const noexcept { return req_; }
@@ -641,6 +685,16 @@ public:
         std::uint64_t value = 0;
         detail::check(rlc_client_metric(handle(), static_cast<std::uint32_t>(which), &value));
         return value;
+    }
+
+    /// Changes the rate limit of the running client at once: at most `max_requests`
+    /// per `window`, with a burst of `max_requests`. The tokens held carry over (none
+    /// lost, none invented); requests waiting for a token see the new rate at once.
+    /// On an adaptive client it is the new ceiling. May be called from any thread,
+    /// callbacks included. The rate in force reads as
+    /// metric(RLC_METRIC_RATE_LIMIT). Throws InvalidArgument for a zero max or window.
+    void set_rate_limit(std::uint32_t max_requests, std::chrono::milliseconds window) {
+        detail::check(rlc_client_set_rate_limit(handle(), max_requests, detail::millis(window)));
     }
 
     /// The metrics in the Prometheus text exposition format.

@@ -193,7 +193,7 @@ func (c *Client) Cancel(id RequestID) error {
 // Metrics returns a snapshot of the client's counters, gauges and latencies.
 func (c *Client) Metrics() (Metrics, error) {
 	var m C.rlc_metrics
-	var extra [3]uint64
+	var extra counters
 	err := call(func() error {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
@@ -209,7 +209,7 @@ func (c *Client) Metrics() (Metrics, error) {
 		return Metrics{}, err
 	}
 	metrics := metricsFromC(&m)
-	metrics.ServerPausesCapped, metrics.Redirects, metrics.WorkerPanics = extra[0], extra[1], extra[2]
+	extra.into(&metrics)
 	return metrics, nil
 }
 

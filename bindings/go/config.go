@@ -82,6 +82,19 @@ type Config struct {
 	// at Warn, retries, pauses and limit changes at Info, with the event's fields
 	// as attributes. It is called before OnEvent, on the same thread.
 	Logger *slog.Logger
+	// RetryBudget, when set, replaces the default retry budget (20 % of recent
+	// first attempts plus 10 per second); see [RetryBudget].
+	RetryBudget *RetryBudget
+	// RetryOnStatus, when not nil, replaces the retried statuses (429, 502, 503 and
+	// 504); an empty, non-nil slice retries no status. Transport errors and
+	// timeouts stay retried.
+	RetryOnStatus []int
+	// Adaptive finds a limit the server does not publish: a throttle (a 429, or a
+	// 503 with Retry-After, without quota headers to pace from) cuts the rate limit
+	// to three quarters, and every quiet second climbs back toward RateLimit (fast
+	// while well below the rate last throttled, slowly near it). RateLimit is the ceiling, so it is required (NewClient fails with
+	// ErrInvalidArgument without one). Metrics.RateLimit shows the rate in force.
+	Adaptive bool
 }
 
 // RateLimit is at most Max requests per Window.
@@ -392,7 +405,7 @@ func (cfg *Config) applyHardening(c *C.rlc_config) error {
 			return err
 		}
 	}
-	return nil
+	return cfg.applyLimits(c)
 }
 
 // safeName quotes a header name for an error message, unless it holds characters

@@ -77,6 +77,11 @@ type Metrics struct {
 	ServerPausesCapped uint64 // server pauses and retry hints cut to Config.MaxServerPause
 	Redirects          uint64 // redirect hops followed (each took a token)
 	WorkerPanics       uint64 // attempts that panicked inside rlc (a bug), failed with ErrPanic
+	// RetriesRefusedByBudget counts the retries Config.RetryBudget refused.
+	RetriesRefusedByBudget uint64
+	// RateLimit is the primary rate limit in force, in requests per its window (0
+	// without one): where Config.Adaptive or Client.SetRateLimit has put it.
+	RateLimit uint64
 }
 
 func micros(v C.uint64_t) time.Duration { return time.Duration(v) * time.Microsecond }
@@ -114,10 +119,17 @@ func metricsFromC(m *C.rlc_metrics) Metrics {
 	}
 }
 
+// counters holds the values kept beyond the rlc_metrics struct, read one by one
+// with rlc_client_metric.
+type counters [5]uint64
+
 // readCounters reads the counters kept beyond the rlc_metrics struct, in the order
-// of the rlc_metric enum (pauses capped, redirects, worker panics).
-func readCounters(client *C.rlc_client, out *[3]uint64) error {
-	metrics := [3]C.uint32_t{C.RLC_METRIC_SERVER_PAUSES_CAPPED, C.RLC_METRIC_REDIRECTS, C.RLC_METRIC_WORKER_PANICS}
+// of the rlc_metric enum (see counters.into).
+func readCounters(client *C.rlc_client, out *counters) error {
+	metrics := [len(counters{})]C.uint32_t{
+		C.RLC_METRIC_SERVER_PAUSES_CAPPED, C.RLC_METRIC_REDIRECTS, C.RLC_METRIC_WORKER_PANICS,
+		C.RLC_METRIC_RETRIES_REFUSED_BY_BUDGET, C.RLC_METRIC_RATE_LIMIT,
+	}
 	for i, metric := range metrics {
 		var v C.uint64_t
 		if err := check(C.rlc_client_metric(client, metric, &v)); err != nil {
@@ -126,4 +138,10 @@ func readCounters(client *C.rlc_client, out *[3]uint64) error {
 		out[i] = uint64(v)
 	}
 	return nil
+}
+
+// into copies the counters to their fields of m.
+func (x *counters) into(m *Metrics) {
+	m.ServerPausesCapped, m.Redirects, m.WorkerPanics = x[0], x[1], x[2]
+	m.RetriesRefusedByBudget, m.RateLimit = x[3], x[4]
 }

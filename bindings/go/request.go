@@ -39,6 +39,14 @@ type Request struct {
 	// (e.g. POST). Without it only GET, HEAD, PUT, DELETE, OPTIONS, TRACE and
 	// requests with an Idempotency-Key header are retried.
 	RetryNonIdempotent bool
+	// Cost is how many tokens the request takes from every rate limit of the client
+	// (0 means 1): a batch call that the API counts as ten costs 10. A cost above the
+	// smallest burst of the client's limits could never go: Submit refuses it with
+	// ErrInvalidArgument.
+	Cost int
+	// MaxRetries, when set, is how many times this request is retried instead of the
+	// client's Retry.MaxRetries (0: never). The client's RetryBudget still applies.
+	MaxRetries *int
 
 	// json is the value JSONBody gave, encoded at submit; hasJSON tells a nil
 	// value (sent as "null") from none.
@@ -176,5 +184,5 @@ func (r *Request) fill(req *C.rlc_request) error {
 			return err
 		}
 	}
-	return nil
+	return r.fillLimits(req)
 }

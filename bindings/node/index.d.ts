@@ -83,6 +83,22 @@ export interface ClientOptions {
   sensitiveHeaders?: string[];
   /** The longest pause a server's Retry-After or rate-limit headers may impose (default 300000). */
   maxServerPauseMs?: number;
+  /**
+   * Bounds retries: over any ten seconds at most `percent` % of the first attempts plus
+   * `minPerSecond` per second (default `{percent: 20, minPerSecond: 10}`; a missing
+   * field keeps its default). `{percent: 0, minPerSecond: 0}` turns retries off. A retry
+   * the budget refuses resolves with the last response (metrics().retriesRefusedByBudget).
+   */
+  retryBudget?: { percent?: number; minPerSecond?: number };
+  /** The HTTP statuses retried, instead of 429, 502, 503 and 504 (`[]`: none). Each within 100..599. */
+  retryOnStatus?: number[];
+  /**
+   * Finds a limit the server does not publish: a 429 (or a 503 with Retry-After) without
+   * quota headers cuts the rate limit to three quarters, quiet seconds climb back toward
+   * the configured `rateLimit`, which is the ceiling and so required. metrics().rateLimit
+   * shows the rate in force.
+   */
+  adaptive?: boolean;
 }
 
 export interface RequestOptions {
@@ -103,6 +119,13 @@ export interface RequestOptions {
   retryNonIdempotent?: boolean;
   /** Cancels the request: it rejects at once with an AbortError-like RlcError. */
   signal?: AbortSignal;
+  /**
+   * Tokens this request takes from every rate limit (default 1): a batch call the API
+   * counts as ten costs 10. A cost above the smallest burst rejects with RLC_E_INVALID_ARGUMENT.
+   */
+  cost?: number;
+  /** How many times this request is retried, instead of the client's retry.maxRetries (0: never). */
+  maxRetries?: number;
 }
 
 export interface Response {
@@ -163,6 +186,10 @@ export interface Metrics {
   redirects: number;
   /** Attempts that panicked inside rlc (a bug), rejected with RLC_E_PANIC. */
   workerPanics: number;
+  /** Retries the retry budget refused. */
+  retriesRefusedByBudget: number;
+  /** The rate limit in force, in requests per its window (0 without one): where adaptive limiting or setRateLimit put it. */
+  rateLimit: number;
 }
 
 /**
@@ -200,6 +227,14 @@ export class Client extends EventEmitter {
   delete(path: string | URL, options?: RequestOptions): Promise<Response>;
   options(path: string | URL, options?: RequestOptions): Promise<Response>;
   metrics(): Metrics;
+  /**
+   * Changes the rate limit of the running client at once: at most `max` requests per
+   * `windowMs`, with a burst of `max`. The tokens held carry over (none lost, none
+   * invented) and waiting requests see the new rate at once; on an adaptive client it
+   * is the new ceiling. RlcError
+   * RLC_E_INVALID_ARGUMENT for a zero max or window; RLC_E_SHUTDOWN once closed.
+   */
+  setRateLimit(limit: { max: number; windowMs: number }): void;
   /** The metrics in the Prometheus text exposition format. */
   metricsPrometheus(): string;
   readonly closed: boolean;

@@ -259,6 +259,7 @@ function native() {
     rlc_client_metric: f('int rlc_client_metric(const rlc_client *client, uint32_t metric, _Out_ uint64_t *out)'),
     ...events.declare(so, t),
   };
+  Object.assign(lib, limits.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -428,7 +429,12 @@ const CLIENT_OPTIONS = [
 const REQUEST_OPTIONS = ['priority', 'headers', 'body', 'json', 'timeoutMs', 'deadlineMs', 'retryNonIdempotent', 'signal'];
 const BREAKER_STATES = ['closed', 'open', 'half_open'];
 /** The counters read one by one with rlc_client_metric, indexed by their rlc_metric value. */
-const EXTRA_METRICS = ['serverPausesCapped', 'redirects', 'workerPanics'];
+const EXTRA_METRICS = ['serverPausesCapped', 'redirects', 'workerPanics', 'retriesRefusedByBudget', 'rateLimit'];
+
+// Limits (limits.js): cost, maxRetries, retryBudget, retryOnStatus, adaptive, setRateLimit.
+const limits = require('./limits')({ check, uint, isObject, knownKeys, describe, RlcError, U32_MAX });
+CLIENT_OPTIONS.push(...limits.CLIENT_OPTIONS);
+REQUEST_OPTIONS.push(...limits.REQUEST_OPTIONS);
 
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
@@ -546,6 +552,7 @@ function buildConfig(l, options) {
   if (o.maxServerPauseMs !== undefined) {
     set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
+  limits.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -781,6 +788,7 @@ class Client extends EventEmitter {
     if (retryNonIdempotent !== undefined && typeof retryNonIdempotent !== 'boolean') {
       throw new TypeError(`rlc: retryNonIdempotent must be a boolean, got ${describe(retryNonIdempotent)}`);
     }
+    const limitSteps = limits.requestSteps(options);
     const signal = options.signal;
     if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
       throw new TypeError('rlc: signal must be an AbortSignal');
@@ -806,6 +814,7 @@ class Client extends EventEmitter {
       if (retryNonIdempotent !== undefined) {
         check(l.rlc_request_set_retry_non_idempotent(req, retryNonIdempotent), 'retryNonIdempotent');
       }
+      limitSteps(l, req);
     } catch (e) {
       l.rlc_request_free(req);
       throw e;
@@ -933,6 +942,15 @@ class Client extends EventEmitter {
       out.tokensAvailable = Infinity; // no rate limit
     }
     return out;
+  }
+
+  /**
+   * Changes the rate limit of the running client at once: at most `max` requests per
+   * `windowMs`, with a burst of `max`. Tokens held carry over; waiting requests see
+   * the new rate at once.
+   */
+  setRateLimit(limit) {
+    limits.setRateLimit(native(), this._state, limit);
   }
 
   /** The metrics in the Prometheus text exposition format. */

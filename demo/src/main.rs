@@ -5,7 +5,10 @@
 //! through a client of its own. Progress shows live; at the end a table tells how
 //! each priority fared and whether the API's limit held, and a timeline is written
 //! to `target/demo/timeline.svg`. Exits non-zero if the API's limit was broken.
+//! Meanwhile a third service, whose limit is unpublished, is reached through an
+//! adaptive client and a fixed-rate one (`hidden.rs`), compared after the table.
 
+mod hidden;
 mod report;
 mod run;
 mod timeline;
@@ -16,6 +19,7 @@ use std::time::Instant;
 
 fn main() -> ExitCode {
     let started = Instant::now();
+    let hidden = std::thread::spawn(hidden::run);
     let data = match run::run() {
         Ok(data) => data,
         Err(e) => {
@@ -35,7 +39,13 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|cwd| svg.canonicalize().ok()?.strip_prefix(cwd).ok().map(PathBuf::from))
         .unwrap_or(svg);
-    if report::print(&data, &shown, started.elapsed()) {
+    let ok = report::print(&data, &shown, started.elapsed());
+    match hidden.join() {
+        Ok(Ok(hidden)) => hidden::print(&hidden),
+        Ok(Err(e)) => eprintln!("rlc-demo: the unpublished-limit service: {e}"),
+        Err(_) => eprintln!("rlc-demo: the unpublished-limit service panicked"),
+    }
+    if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -352,8 +352,9 @@ pub extern "C" fn rlc_config_set_retry_on_status(
 
 /// Turns adaptive limiting on (`on` true) or off (the default): a throttle (a 429,
 /// or a 503 with Retry-After, without quota headers to pace from) cuts the primary
-/// rate limit to three quarters, and every quiet second climbs a twentieth of the
-/// configured rate back toward it, so that rlc finds a limit the server does not
+/// rate limit to three quarters, and every quiet second climbs back toward the
+/// configured rate (fast while well below the rate last throttled, slowly near it),
+/// so that rlc finds a limit the server does not
 /// publish. The rate limit set with `rlc_config_set_rate_limit` is the ceiling:
 /// `rlc_client_new` refuses adaptive limiting without one. RLC_METRIC_RATE_LIMIT and
 /// RLC_EVENT_LIMIT show the rate in force. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.

@@ -1,7 +1,7 @@
 // The C++ wrapper (bindings/cpp/rlc.hpp) against the mock API: send, a binary body
 // round trip, headers, submit with a std::function, futures (success, a connect
 // error, queue full), priority order, cancel, RAII shutdown with pending futures, a
-// throwing callback, move semantics, refused settings. Counts and orders only, no
+// throwing callback, move semantics, refused settings, limits. Counts and orders only, no
 // timing assertions. Run by tests/cpp_abi.rs under valgrind; argv[1]: the base URL.
 #include "rlc.hpp"
 
@@ -370,6 +370,96 @@ void events() {
     CHECK_THROWS(rlc::Config().on_event(nullptr), rlc::Result::InvalidArgument);
 }
 
+// Limits (tests/limits.rs): weighted requests, the retry budget, the retried
+// statuses and per-request retries, a live limit change, adaptive limiting.
+void weighted_requests() {
+    rlc::Client client(base().rate_limit(10, 3600s));
+    CHECK(client.send(rlc::Request("GET", "/ok").cost(7)).status() == 200);
+    CHECK(client.metrics().tokens_available == 3);
+    // More than the limit holds can never go: refused at submit, nothing spent.
+    CHECK_THROWS(client.submit(rlc::Request("GET", "/ok").cost(11), 0, [](rlc::Response, rlc::Result) {}),
+                 rlc::Result::InvalidArgument);
+    CHECK_THROWS(rlc::Request("GET", "/ok").cost(0), rlc::Result::InvalidArgument);
+    CHECK(client.metrics().tokens_available == 3);
+    CHECK(client.metrics().submitted == 1);
+}
+
+void retry_budget() {
+    // The breaker would cut this short; the budget alone is under test.
+    rlc::Client client(base().retry_budget(20, 0).workers(8).circuit_breaker(0, 30s));
+    const std::size_t n = 200;
+    Inbox inbox;
+    for (std::size_t i = 0; i < n; ++i) client.submit(rlc::Request("GET", "/down"), 0, inbox.callback());
+    std::vector<rlc::Response> all = inbox.wait(n);
+    CHECK(all.size() == n);
+    // A refused retry completes with the last answer.
+    CHECK(std::all_of(all.begin(), all.end(), [](const rlc::Response &r) { return r.status() == 503; }));
+    // 3 retries each would be 600; the budget allows 20 % of the 200 first attempts.
+    rlc::Metrics m = client.metrics();
+    CHECK(m.retries <= 50);
+    CHECK(client.metric(RLC_METRIC_RETRIES_REFUSED_BY_BUDGET) >= 100);
+    rlc::Client off(base().retry_budget(0, 0));
+    CHECK(off.send(rlc::Request("GET", "/down")).attempts() == 1);
+}
+
+void retry_policy() {
+    rlc::Client client(base().retry_on_status({500}));
+    rlc::Response r = client.send(rlc::Request("GET", "/flaky/cpp-five-hundred/2?status=500"));
+    CHECK(r.status() == 200 && r.attempts() == 3);
+    r = client.send(rlc::Request("GET", "/flaky/cpp-not-503/1"));
+    CHECK(r.status() == 503 && r.attempts() == 1); // 503 is no longer retried
+    r = client.send(rlc::Request("GET", "/flaky/cpp-once/5?status=500").max_retries(1));
+    CHECK(r.status() == 500 && r.attempts() == 2);
+    r = client.send(rlc::Request("GET", "/flaky/cpp-never/1?status=500").max_retries(0));
+    CHECK(r.status() == 500 && r.attempts() == 1);
+    rlc::Client none(base().retry_on_status(std::vector<std::uint16_t>{}));
+    CHECK(none.send(rlc::Request("GET", "/flaky/cpp-none/1")).attempts() == 1);
+    CHECK_THROWS(rlc::Config().retry_on_status({99}), rlc::Result::InvalidArgument);
+    CHECK_THROWS(rlc::Config().retry_on_status({200, 600}), rlc::Result::InvalidArgument);
+}
+
+void live_limit_change() {
+    rlc::Client client(base().rate_limit(1, 3600s).retry(0, 0ms, 0ms));
+    CHECK(client.metric(RLC_METRIC_RATE_LIMIT) == 1);
+    CHECK(client.send(rlc::Request("GET", "/ok")).status() == 200);
+    // The hour's only token is spent: the next two wait until the limit is raised.
+    Inbox inbox;
+    client.submit(rlc::Request("GET", "/ok"), 0, inbox.callback());
+    client.submit(rlc::Request("GET", "/ok"), 0, inbox.callback());
+    std::this_thread::sleep_for(300ms);
+    CHECK(client.metrics().succeeded == 1);
+    client.set_rate_limit(100, 1s);
+    std::vector<rlc::Response> both = inbox.wait(2);
+    CHECK(both.size() == 2);
+    for (const rlc::Response &r : both) CHECK(r.status() == 200);
+    CHECK(client.metric(RLC_METRIC_RATE_LIMIT) == 100);
+    CHECK_THROWS(client.set_rate_limit(0, 1s), rlc::Result::InvalidArgument);
+    CHECK_THROWS(client.set_rate_limit(10, 0ms), rlc::Result::InvalidArgument);
+    client.close();
+    CHECK_THROWS(client.set_rate_limit(10, 1s), rlc::Result::InvalidState);
+}
+
+void adaptive_limiting() {
+    // 40/s configured; the server takes 20 per rolling second and says nothing.
+    rlc::Client client(base().rate_limit(40, 1s).burst(1).retry(0, 0ms, 0ms).adaptive());
+    const std::size_t n = 120;
+    Inbox inbox;
+    for (std::size_t i = 0; i < n; ++i) {
+        client.submit(rlc::Request("GET", "/hidden-limit/20"), 0, inbox.callback());
+    }
+    std::vector<rlc::Response> all = inbox.wait(n);
+    CHECK(all.size() == n);
+    const auto throttled = std::count_if(all.begin(), all.end(),
+                                         [](const rlc::Response &r) { return r.status() == 429; });
+    const std::uint64_t rate = client.metric(RLC_METRIC_RATE_LIMIT);
+    CHECK(rate < 40);  // it came down from 40
+    CHECK(rate >= 10); // but not to nothing
+    // A fixed 40/s client would see about half its requests refused.
+    CHECK(throttled <= 40);
+    // Adaptive needs a rate limit to start from.
+    CHECK_THROWS(rlc::Client(base().adaptive()), rlc::Result::InvalidArgument);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -390,6 +480,11 @@ int main(int argc, char **argv) {
     refusals();
     redirects_and_pauses();
     events();
+    weighted_requests();
+    retry_budget();
+    retry_policy();
+    live_limit_change();
+    adaptive_limiting();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);
         return 1;

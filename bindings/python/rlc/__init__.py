@@ -36,6 +36,7 @@ from .errors import (
     UnknownRequestError,
     error_class,
 )
+from .limits import RetryBudget
 from .metrics import Metrics
 from .response import Headers, Response
 
@@ -67,6 +68,7 @@ __all__ = [
     "RequestCancelledError",
     "Response",
     "Retry",
+    "RetryBudget",
     "RetryConfig",
     "RlcError",
     "ShutdownError",

@@ -38,6 +38,7 @@ from . import _native
 from ._events import EventHook, EventSink
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
+from .limits import apply_request_limits, rate_limit_args, request_limits
 from .metrics import EXTRA_METRICS, Metrics
 from .response import Headers, Response
 
@@ -62,7 +63,7 @@ class Prepared:
     """A request's arguments, checked and encoded, before anything native exists."""
 
     __slots__ = ("method", "target", "method_b", "target_b", "headers", "body", "timeout_ms",
-                 "deadline_ms", "retry_non_idempotent", "priority")
+                 "deadline_ms", "retry_non_idempotent", "priority", "cost", "max_retries")
 
     def __init__(
         self,
@@ -76,6 +77,8 @@ class Prepared:
         timeout: Optional[float],
         deadline: Optional[float],
         retry_non_idempotent: Optional[bool],
+        cost: Optional[int] = None,
+        max_retries: Optional[int] = None,
     ) -> None:
         self.method = method
         self.target = url
@@ -104,6 +107,7 @@ class Prepared:
         if retry_non_idempotent is not None and not isinstance(retry_non_idempotent, bool):
             raise TypeError("rlc: retry_non_idempotent must be a bool")
         self.retry_non_idempotent = retry_non_idempotent
+        self.cost, self.max_retries = request_limits(cost, max_retries)
 
 
 def _header_lines(headers: HeadersArg) -> list[tuple[bytes, bytes]]:
@@ -207,6 +211,7 @@ class NativeClient:
                     lib.rlc_request_set_retry_non_idempotent(handle, req.retry_non_idempotent),
                     "retry_non_idempotent",
                 )
+            apply_request_limits(lib, handle, req.cost, req.max_retries)
         except BaseException:
             lib.rlc_request_free(handle)
             raise
@@ -281,6 +286,12 @@ class NativeClient:
             method=entry.method,
             url=entry.url,
         )
+
+    def set_rate_limit(self, max_requests: int, per: float) -> None:
+        args = rate_limit_args(max_requests, per)
+        with self._use_lock:
+            self._check_open()
+            checked(self._lib, self._lib.rlc_client_set_rate_limit(self._ptr, *args), "set_rate_limit")
 
     # ------------------------------------------------------------------ metrics
 

@@ -131,6 +131,13 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_client_metrics_prometheus": (_R, [_P, ctypes.c_char_p, _SIZE, ctypes.POINTER(_SIZE)]),
     "rlc_metrics_size": (_SIZE, []),
     "rlc_client_metric": (_R, [_P, _U32, ctypes.POINTER(_U64)]),
+    # Limits (rlc.limits)
+    "rlc_config_set_retry_budget": (_R, [_P, _U32, _U32]),
+    "rlc_config_set_retry_on_status": (_R, [_P, ctypes.POINTER(ctypes.c_uint16), _SIZE]),
+    "rlc_config_set_adaptive": (_R, [_P, ctypes.c_bool]),
+    "rlc_request_set_cost": (_R, [_P, _U32]),
+    "rlc_request_set_max_retries": (_R, [_P, _U32]),
+    "rlc_client_set_rate_limit": (_R, [_P, _U32, _U64]),
 }
 
 LIBRARY_ENV = "RLC_LIBRARY_PATH"

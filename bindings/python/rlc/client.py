@@ -111,18 +111,24 @@ class AsyncClient:
         timeout: Optional[float] = None,
         deadline: Optional[float] = None,
         retry_non_idempotent: Optional[bool] = None,
+        cost: Optional[int] = None,
+        max_retries: Optional[int] = None,
     ) -> Response:
         """Sends `method` to `url` (a path joined to base_url, or an absolute URL).
 
         priority: higher goes first (100 before 1). content: bytes or str (UTF-8);
         json: any JSON-serialisable value (sets Content-Type). timeout: seconds per
         attempt; deadline: seconds for the whole request, queueing and retries
-        included. retry_non_idempotent: allow retries of e.g. a POST.
+        included. retry_non_idempotent: allow retries of e.g. a POST. cost: the
+        tokens it takes from every rate limit (default 1; more than the smallest
+        burst raises InvalidArgumentError). max_retries: its own retry count instead
+        of the client's (0: never).
         """
         loop = asyncio.get_running_loop()
         prepared = Prepared(
             method, url, priority=priority, headers=headers, content=content, json=json,
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
+            cost=cost, max_retries=max_retries,
         )
         future: asyncio.Future[Response] = loop.create_future()
         inbox = self._inbox(loop)
@@ -157,6 +163,14 @@ class AsyncClient:
 
     def options(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
         return self.request("OPTIONS", url, **kwargs)
+
+    def set_rate_limit(self, max_requests: int, per: float = 1.0) -> None:
+        """Changes the rate limit of the running client at once: at most `max_requests`
+        per `per` seconds, with a burst of `max_requests`. The tokens held carry over
+        (none lost, none invented) and waiting requests see the new rate at once.
+        On an adaptive client it is the new ceiling. Returns at once; callable from
+        any thread (ShutdownError once closed)."""
+        self._native.set_rate_limit(max_requests, per)
 
     def get_metrics(self) -> Metrics:
         """A snapshot of the metrics (ShutdownError once closed)."""
@@ -241,6 +255,8 @@ class Client:
         timeout: Optional[float] = None,
         deadline: Optional[float] = None,
         retry_non_idempotent: Optional[bool] = None,
+        cost: Optional[int] = None,
+        max_retries: Optional[int] = None,
     ) -> concurrent.futures.Future[Response]:
         """Queues a request (arguments as AsyncClient.request) and returns its future.
         Cancelling the future cancels the request. The future's callbacks run on
@@ -248,6 +264,7 @@ class Client:
         prepared = Prepared(
             method, url, priority=priority, headers=headers, content=content, json=json,
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
+            cost=cost, max_retries=max_retries,
         )
         future: concurrent.futures.Future[Response] = concurrent.futures.Future()
         request_id = self._native.submit(prepared, functools.partial(_settle, future), owner=self)
@@ -293,6 +310,11 @@ class Client:
 
     def options(self, url: str, **kwargs: Any) -> Response:
         return self.request("OPTIONS", url, **kwargs)
+
+    def set_rate_limit(self, max_requests: int, per: float = 1.0) -> None:
+        """As AsyncClient.set_rate_limit: at most `max_requests` per `per` seconds from
+        now on, keeping the tokens held; callable from any thread."""
+        self._native.set_rate_limit(max_requests, per)
 
     def get_metrics(self) -> Metrics:
         return self._native.metrics()

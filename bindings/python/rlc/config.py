@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Union
 from . import _native
 from ._events import Event
 from .errors import make_error
+from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
@@ -100,6 +101,16 @@ class Config:
     #: requests, limit changes): on the event loop for an AsyncClient, on rlc's
     #: completion thread for a Client (keep it short: completions wait behind it).
     on_event: Optional[Callable[[Event], object]] = None
+    #: Bounds retries; None keeps librlc's RetryBudget(20, 10). RetryBudget(0, 0): none.
+    retry_budget: Optional[RetryBudget] = None
+    #: The HTTP statuses retried instead of 429, 502, 503 and 504; () retries none.
+    #: Transport errors and timeouts stay retried.
+    retry_on_status: Optional[Sequence[int]] = None
+    #: Finds a limit the server does not publish: a 429 (or a 503 with Retry-After)
+    #: without quota headers cuts the rate limit to three quarters, and each quiet
+    #: second climbs back toward the configured rate_limit, which is the ceiling (so
+    #: one is needed): fast well below the rate last throttled, slowly near it. Metrics.rate_limit shows the rate in force.
+    adaptive: bool = False
 
 
 # ---------------------------------------------------------------------------------
@@ -247,6 +258,7 @@ def build_native_config(config: Config) -> int:
     if config.max_server_pause is not None:
         pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
         steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
+    steps.extend(config_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

@@ -13,7 +13,7 @@ _NO_LIMIT = 2**64 - 1
 
 #: The counters kept beyond struct rlc_metrics (whose layout is fixed), read one by
 #: one with rlc_client_metric: the field names, in the order of the rlc_metric enum.
-EXTRA_METRICS = ("server_pauses_capped", "redirects", "worker_panics")
+EXTRA_METRICS = ("server_pauses_capped", "redirects", "worker_panics", "retries_refused_by_budget", "rate_limit")
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,11 @@ class Metrics:
     redirects: int
     #: Attempts that panicked inside librlc (a bug), failed with PanicError.
     worker_panics: int
+    #: Retries the retry budget refused (Config.retry_budget).
+    retries_refused_by_budget: int
+    #: The rate limit in force, in requests per its window (0 without one): where
+    #: Config.adaptive or set_rate_limit has put it.
+    rate_limit: int
 
     @classmethod
     def from_native(cls, m: NativeMetrics, extras: Sequence[int]) -> Metrics:
