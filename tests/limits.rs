@@ -125,8 +125,9 @@ fn adaptive_limiting_finds_a_limit_nobody_published() {
     let m = client.metrics();
     assert!(m.rate_limit < 40, "the rate came down from 40: {}", m.rate_limit);
     assert!(m.rate_limit >= 10, "but not to nothing: {}", m.rate_limit);
-    // A fixed 40/s client would see about half its requests refused.
-    assert!(throttled <= 30, "{throttled} of 120 throttled");
+    // A fixed 40/s client sees about half its requests refused (60 of 120); the
+    // adaptive one pays only while it finds the limit and when it probes above it.
+    assert!(throttled <= 40, "{throttled} of 120 throttled");
     assert!(
         rlc::Client::new({
             let mut c = config(&server.url());
