@@ -194,6 +194,15 @@ impl Client {
         self.shared.metrics()
     }
 
+    /// The metrics in the Prometheus text exposition format (version 0.0.4): names
+    /// prefixed `rlc_`, each sample labelled `client` with the [`Config::name`],
+    /// counters ending `_total`, durations in seconds, latencies as histograms.
+    pub fn metrics_prometheus(&self) -> String {
+        let snapshot = self.shared.metrics();
+        let histograms = self.shared.metrics.histograms();
+        crate::metrics::prometheus_text(&self.shared.config.name, &snapshot, histograms)
+    }
+
     /// Closes the client and drops it. Inside one of its own callbacks it cannot wait,
     /// and the callbacks still queued may use it (a submit from them must get
     /// `Shutdown`, not a freed client): it is then kept alive until the completion

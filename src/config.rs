@@ -90,6 +90,8 @@ pub struct Config {
     pub(crate) default_headers: Vec<(String, String)>,
     pub(crate) max_response_bytes: u64,
     pub(crate) user_agent: String,
+    /// The `client` label of this client's Prometheus metrics.
+    pub(crate) name: String,
     /// Trusted roots replacing the built-in Mozilla set, when given.
     pub(crate) ca_roots: Option<Arc<Vec<Certificate<'static>>>>,
     pub(crate) redirects: RedirectPolicy,
@@ -121,6 +123,7 @@ impl Default for Config {
             default_headers: Vec::new(),
             max_response_bytes: 16 * 1024 * 1024,
             user_agent: concat!("rlc/", env!("CARGO_PKG_VERSION")).to_string(),
+            name: DEFAULT_NAME.to_string(),
             ca_roots: None,
             redirects: RedirectPolicy::default(),
             sensitive_headers: Vec::new(),
@@ -378,5 +381,34 @@ impl Config {
     pub fn adaptive(&mut self, on: bool) -> &mut Self {
         self.adaptive = on;
         self
+    }
+}
+
+/// The name of a client that was given none.
+pub const DEFAULT_NAME: &str = "default";
+
+/// The longest name a client may have, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 128;
+
+impl Config {
+    /// Names the client (by default "default"): the value of the `client` label on
+    /// every sample of its Prometheus metrics, so that the metrics of several clients
+    /// in one process (one per upstream API) can be told apart. 1 to
+    /// [`MAX_NAME_BYTES`] bytes of UTF-8, with no control character.
+    pub fn name(&mut self, name: &str) -> Result<&mut Self> {
+        if name.is_empty() {
+            return Err(Error::invalid("name must not be empty"));
+        }
+        if name.len() > MAX_NAME_BYTES {
+            return Err(Error::invalid(format!(
+                "name is {} bytes long; at most {MAX_NAME_BYTES} are allowed",
+                name.len()
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(Error::invalid("name must not hold a control character"));
+        }
+        self.name = name.to_string();
+        Ok(self)
     }
 }

@@ -1,12 +1,20 @@
 //! Counters and latency histograms. Counters are atomics bumped where things happen;
 //! the gauges (queue depth, in flight, breaker, tokens) are read from the scheduler's
 //! state when a snapshot is taken, so they are never out of step with it.
+//!
+//! The Prometheus text is written by the `prometheus-client` crate from a snapshot
+//! (see `prometheus_text`): nothing here formats the exposition by hand.
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::{Registry, Unit};
 
 use crate::breaker::BreakerState;
 use crate::clock::Nanos;
@@ -96,24 +104,124 @@ pub(crate) struct Gauges {
     pub rate_limit: u32,
 }
 
-struct Percentiles(Histogram<u64>);
+/// Upper bounds, in microseconds, of the buckets of the latency histograms in the
+/// Prometheus text (1 ms to 5 min: a rate-limited request may wait long in the queue).
+const BUCKET_BOUNDS_US: [u64; 17] = [
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    30_000_000,
+    60_000_000,
+    120_000_000,
+    300_000_000,
+];
 
-impl Percentiles {
+/// One latency distribution: an hdrhistogram for the percentiles of the C struct and
+/// the buckets of the Prometheus histogram, and the exact sum of what it recorded.
+///
+/// The Prometheus histogram is derived from the hdrhistogram when the text is rendered,
+/// rather than kept as `prometheus-client` histograms beside it: the hot path then pays
+/// for one record only (a `prometheus-client` histogram would add a lock of its own and
+/// a bucket search per observation, three times per request). The sum is not kept in an
+/// atomic either: it is a plain add under the lock that the hdrhistogram record already
+/// holds, which costs nothing more and keeps `_sum` and `_count` in step.
+struct Distribution {
+    hist: Histogram<u64>,
+    /// Nanoseconds, exact (the hdrhistogram keeps 3 significant digits of microseconds).
+    sum_nanos: u128,
+}
+
+impl Distribution {
     fn new() -> Self {
         // 1 µs to one hour, 3 significant digits.
-        Percentiles(Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds"))
+        let hist = Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+        Distribution { hist, sum_nanos: 0 }
     }
 
     fn record_nanos(&mut self, nanos: Nanos) {
-        self.0.saturating_record((nanos / 1_000).max(1));
+        self.hist.saturating_record((nanos / 1_000).max(1));
+        self.sum_nanos += u128::from(nanos);
     }
 
     fn quantiles(&self) -> [u64; 3] {
-        if self.0.is_empty() {
+        if self.hist.is_empty() {
             return [0; 3];
         }
-        [0.5, 0.9, 0.99].map(|q| self.0.value_at_quantile(q))
+        [0.5, 0.9, 0.99].map(|q| self.hist.value_at_quantile(q))
     }
+
+    /// The Prometheus histogram. A recorded value counts in a bucket when the lowest value
+    /// the hdrhistogram holds as equal to it is within the bound, so a value is never
+    /// counted above its bucket and at most 0.1% of a bound's value lands below it.
+    fn prometheus(&self) -> HistogramSnapshot {
+        let mut per_bucket = [0u64; BUCKET_BOUNDS_US.len()];
+        for v in self.hist.iter_recorded() {
+            let micros = self.hist.lowest_equivalent(v.value_iterated_to());
+            // Above the last bound: only in the +Inf bucket, which is `count`.
+            if let Some(i) = BUCKET_BOUNDS_US.iter().position(|&bound| micros <= bound) {
+                per_bucket[i] += v.count_at_value();
+            }
+        }
+        HistogramSnapshot {
+            sum_seconds: self.sum_nanos as f64 / 1e9,
+            count: self.hist.len(),
+            buckets: BUCKET_BOUNDS_US
+                .iter()
+                .zip(per_bucket)
+                .map(|(&bound, n)| (bound as f64 / 1e6, n))
+                .collect(),
+        }
+    }
+}
+
+/// A latency histogram as it was at one moment, in seconds, encoded by
+/// `prometheus-client` as `_bucket`, `_sum` and `_count` samples.
+#[derive(Debug)]
+pub(crate) struct HistogramSnapshot {
+    /// The exact sum of the recorded durations, in seconds.
+    sum_seconds: f64,
+    /// How many durations were recorded.
+    count: u64,
+    /// (upper bound in seconds, durations in that bucket and not in a lower one),
+    /// ascending; the `+Inf` bucket is `count`.
+    buckets: Vec<(f64, u64)>,
+}
+
+impl HistogramSnapshot {
+    fn empty() -> Self {
+        let buckets = BUCKET_BOUNDS_US.iter().map(|&bound| (bound as f64 / 1e6, 0)).collect();
+        HistogramSnapshot { sum_seconds: 0.0, count: 0, buckets }
+    }
+}
+
+impl EncodeMetric for HistogramSnapshot {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum_seconds, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// The latency histograms of a client, for the Prometheus text.
+pub(crate) struct LatencyHistograms {
+    /// Submit to completion.
+    total: HistogramSnapshot,
+    /// Submit to first send.
+    queue_wait: HistogramSnapshot,
+    /// One attempt on the network.
+    attempt: HistogramSnapshot,
 }
 
 #[derive(Default)]
@@ -139,9 +247,9 @@ pub(crate) struct Metrics {
 }
 
 struct Histograms {
-    total: Percentiles,
-    queue_wait: Percentiles,
-    attempt: Percentiles,
+    total: Distribution,
+    queue_wait: Distribution,
+    attempt: Distribution,
 }
 
 impl Metrics {
@@ -184,9 +292,9 @@ impl Metrics {
     fn with_histograms(&self, f: impl FnOnce(&mut Histograms)) {
         let mut guard = self.latencies.lock();
         let h = guard.get_or_insert_with(|| Histograms {
-            total: Percentiles::new(),
-            queue_wait: Percentiles::new(),
-            attempt: Percentiles::new(),
+            total: Distribution::new(),
+            queue_wait: Distribution::new(),
+            attempt: Distribution::new(),
         });
         f(h);
     }
@@ -216,6 +324,22 @@ impl Metrics {
         };
         counter.fetch_add(1, Relaxed);
         self.with_histograms(|h| h.total.record_nanos(latency));
+    }
+
+    /// The latency histograms for the Prometheus text.
+    pub fn histograms(&self) -> LatencyHistograms {
+        match &*self.latencies.lock() {
+            Some(h) => LatencyHistograms {
+                total: h.total.prometheus(),
+                queue_wait: h.queue_wait.prometheus(),
+                attempt: h.attempt.prometheus(),
+            },
+            None => LatencyHistograms {
+                total: HistogramSnapshot::empty(),
+                queue_wait: HistogramSnapshot::empty(),
+                attempt: HistogramSnapshot::empty(),
+            },
+        }
     }
 
     pub fn snapshot(&self, g: Gauges) -> MetricsSnapshot {
@@ -261,117 +385,152 @@ impl Metrics {
     }
 }
 
-impl MetricsSnapshot {
-    /// The snapshot in the Prometheus text exposition format, names prefixed `rlc_`.
-    pub fn to_prometheus(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            let _ = writeln!(out, "# HELP rlc_{name} {help}\n# TYPE rlc_{name} {kind}");
-            for (labels, value) in samples {
-                let _ = writeln!(out, "rlc_{name}{labels} {value}");
-            }
-        };
-        metric(
-            "requests_submitted_total",
-            "counter",
-            "Requests accepted.",
-            &[("", self.submitted)],
+/// Completion counters by outcome: one `rlc_requests_completed_total` sample each.
+#[derive(Debug)]
+struct ByOutcome(Vec<(&'static str, u64)>);
+
+impl EncodeMetric for ByOutcome {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (outcome, n) in &self.0 {
+            encoder
+                .encode_family(&[("outcome", *outcome)])?
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+}
+
+/// Renders a snapshot in the Prometheus text exposition format (version 0.0.4) with
+/// `prometheus-client`: names prefixed `rlc_`, every sample labelled
+/// `client="<client>"`, counters ending `_total`, durations in seconds, latencies as
+/// histograms.
+pub(crate) fn prometheus_text(
+    client: &str,
+    m: &MetricsSnapshot,
+    histograms: LatencyHistograms,
+) -> String {
+    let label = (Cow::Borrowed("client"), Cow::Owned(client.to_string()));
+    let mut r = Registry::with_prefix_and_labels("rlc", std::iter::once(label));
+    // The crate adds `_total` to counters and a full stop to each help text.
+    r.register("requests_submitted", "Requests accepted by submit", ConstCounter::new(m.submitted));
+    r.register(
+        "requests_completed",
+        "Requests completed, by outcome (circuit_open also counts submits refused by the \
+         open breaker)",
+        ByOutcome(vec![
+            ("success", m.succeeded),
+            ("http_4xx", m.http_4xx),
+            ("http_5xx", m.http_5xx),
+            ("timeout", m.timeouts),
+            ("connect_error", m.connect_errors),
+            ("circuit_open", m.circuit_open),
+            ("cancelled", m.cancelled),
+            ("shutdown", m.shutdown),
+            ("other_error", m.other_errors),
+        ]),
+    );
+    r.register("queue_full", "Submits refused with a full queue", ConstCounter::new(m.queue_full));
+    r.register("retries", "Retry attempts scheduled", ConstCounter::new(m.retries));
+    r.register(
+        "server_pauses",
+        "Pauses asked for by the server",
+        ConstCounter::new(m.server_pauses),
+    );
+    r.register(
+        "server_pauses_capped",
+        "Server-requested pauses and retry delays cut to the configured maximum",
+        ConstCounter::new(m.server_pauses_capped),
+    );
+    r.register("redirects", "Redirect hops followed", ConstCounter::new(m.redirects));
+    r.register(
+        "retries_refused_by_budget",
+        "Retries the retry budget refused",
+        ConstCounter::new(m.retries_refused_by_budget),
+    );
+    r.register(
+        "worker_panics",
+        "Attempts that panicked inside rlc (a bug; completed as RLC_E_PANIC)",
+        ConstCounter::new(m.worker_panics),
+    );
+    r.register(
+        "breaker_transitions",
+        "Circuit breaker state changes",
+        ConstCounter::new(m.breaker_transitions),
+    );
+    r.register("queue_depth", "Requests waiting", ConstGauge::new(m.queue_depth));
+    r.register(
+        "rate_limit",
+        "The primary rate limit in force, in requests per its window (adaptive or changed \
+         live; 0 without a limit)",
+        ConstGauge::new(m.rate_limit),
+    );
+    r.register("in_flight", "Requests on the network", ConstGauge::new(m.in_flight));
+    r.register(
+        "breaker_state",
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+        ConstGauge::new(m.breaker_state as u64),
+    );
+    r.register_with_unit(
+        "paused",
+        "Time left of a server-requested pause",
+        Unit::Seconds,
+        ConstGauge::new(m.paused_ms as f64 / 1e3),
+    );
+    if m.tokens_available != u64::MAX {
+        r.register(
+            "tokens_available",
+            "Whole tokens available in the tightest rate limit",
+            ConstGauge::new(m.tokens_available),
         );
-        metric(
-            "requests_completed_total",
-            "counter",
-            "Requests completed, by outcome.",
-            &[
-                ("{outcome=\"success\"}", self.succeeded),
-                ("{outcome=\"http_4xx\"}", self.http_4xx),
-                ("{outcome=\"http_5xx\"}", self.http_5xx),
-                ("{outcome=\"timeout\"}", self.timeouts),
-                ("{outcome=\"connect_error\"}", self.connect_errors),
-                ("{outcome=\"circuit_open\"}", self.circuit_open),
-                ("{outcome=\"cancelled\"}", self.cancelled),
-                ("{outcome=\"shutdown\"}", self.shutdown),
-                ("{outcome=\"other_error\"}", self.other_errors),
-            ],
-        );
-        metric(
-            "queue_full_total",
-            "counter",
-            "Submits refused with a full queue.",
-            &[("", self.queue_full)],
-        );
-        metric("retries_total", "counter", "Retry attempts scheduled.", &[("", self.retries)]);
-        metric(
-            "server_pauses_total",
-            "counter",
-            "Pauses asked for by the server.",
-            &[("", self.server_pauses)],
-        );
-        metric(
-            "server_pauses_capped_total",
-            "counter",
-            "Server-requested pauses and retry delays cut to the configured maximum.",
-            &[("", self.server_pauses_capped)],
-        );
-        metric("redirects_total", "counter", "Redirect hops followed.", &[("", self.redirects)]);
-        metric(
-            "retries_refused_by_budget_total",
-            "counter",
-            "Retries the retry budget refused.",
-            &[("", self.retries_refused_by_budget)],
-        );
-        metric(
-            "worker_panics_total",
-            "counter",
-            "Attempts that panicked inside rlc (a bug; completed as RLC_E_PANIC).",
-            &[("", self.worker_panics)],
-        );
-        metric(
-            "breaker_transitions_total",
-            "counter",
-            "Circuit breaker state changes.",
-            &[("", self.breaker_transitions)],
-        );
-        metric("queue_depth", "gauge", "Requests waiting.", &[("", self.queue_depth)]);
-        metric(
-            "rate_limit",
-            "gauge",
-            "The primary rate limit in force, in requests per its window (adaptive or changed live).",
-            &[("", u64::from(self.rate_limit))],
-        );
-        metric("in_flight", "gauge", "Requests on the network.", &[("", self.in_flight)]);
-        metric(
-            "breaker_state",
-            "gauge",
-            "0 closed, 1 open, 2 half-open.",
-            &[("", self.breaker_state as u64)],
-        );
-        metric(
-            "paused_milliseconds",
-            "gauge",
-            "Time left of a server-requested pause.",
-            &[("", self.paused_ms)],
-        );
-        let quantiles = |p50: u64, p90: u64, p99: u64| {
-            [("{quantile=\"0.5\"}", p50), ("{quantile=\"0.9\"}", p90), ("{quantile=\"0.99\"}", p99)]
-        };
-        metric(
-            "latency_microseconds",
-            "summary",
-            "Submit to completion.",
-            &quantiles(self.latency_p50_us, self.latency_p90_us, self.latency_p99_us),
-        );
-        metric(
-            "queue_wait_microseconds",
-            "summary",
-            "Submit to first send.",
-            &quantiles(self.queue_wait_p50_us, self.queue_wait_p90_us, self.queue_wait_p99_us),
-        );
-        metric(
-            "attempt_microseconds",
-            "summary",
-            "One attempt on the network.",
-            &quantiles(self.attempt_p50_us, self.attempt_p90_us, self.attempt_p99_us),
-        );
-        out
+    }
+    r.register_with_unit("latency", "Submit to completion", Unit::Seconds, histograms.total);
+    r.register_with_unit(
+        "queue_wait",
+        "Submit to first send",
+        Unit::Seconds,
+        histograms.queue_wait,
+    );
+    r.register_with_unit(
+        "attempt",
+        "One attempt on the network",
+        Unit::Seconds,
+        histograms.attempt,
+    );
+    let mut out = String::new();
+    prometheus_client::encoding::prometheus_text::encode(&mut out, &r)
+        .expect("writing to a String does not fail");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_come_from_the_hdrhistogram_and_the_sum_is_exact() {
+        let mut d = Distribution::new();
+        // 5 ms exactly is within le="0.005"; 5.01 ms is not; 2 h is only in +Inf.
+        for nanos in [900_000, 5_000_000, 5_010_000, 7_200_000_000_000] {
+            d.record_nanos(nanos);
+        }
+        let h = d.prometheus();
+        assert_eq!(h.count, 4);
+        assert_eq!(h.sum_seconds, 7_200.010_91);
+        let per = |bound: f64| h.buckets.iter().find(|(b, _)| *b == bound).unwrap().1;
+        assert_eq!((per(0.001), per(0.0025), per(0.005), per(0.01)), (1, 0, 1, 1));
+        assert_eq!(h.buckets.iter().map(|(_, n)| n).sum::<u64>(), 3);
+        assert_eq!(h.buckets.last().unwrap().0, 300.0);
+    }
+
+    #[test]
+    fn an_empty_histogram_has_every_bucket_at_zero() {
+        let h = Metrics::default().histograms().total;
+        assert_eq!((h.count, h.sum_seconds), (0, 0.0));
+        assert_eq!(h.buckets.len(), BUCKET_BOUNDS_US.len());
+        assert!(h.buckets.iter().all(|(_, n)| *n == 0));
     }
 }

@@ -324,6 +324,8 @@ public:
     Config &user_agent(const std::string &user_agent) & {
         return ok(rlc_config_set_user_agent(cfg_, user_agent.c_str()));
     }
+    /// The `client` label of every sample in metrics_prometheus() (default "default").
+    Config &name(const std::string &name) & { return ok(rlc_config_set_name(cfg_, name.c_str())); }
     /// Trust the PEM certificates in the file at `path` instead of the built-in roots.
     Config &ca_bundle(const std::string &path) & {
         return ok(rlc_config_set_ca_bundle(cfg_, path.c_str()));
@@ -381,6 +383,7 @@ public:
         return std::move(max_response_bytes(max_bytes));
     }
     Config &&user_agent(const std::string &ua) && { return std::move(user_agent(ua)); }
+    Config &&name(const std::string &n) && { return std::move(name(n)); }
     Config &&ca_bundle(const std::string &path) && { return std::move(ca_bundle(path)); }
     Config &&max_redirects(std::uint32_t max) && { return std::move(max_redirects(max)); }
     Config &&redirect_to_http(bool allow = true) && { return std::move(redirect_to_http(allow)); }
@@ -697,7 +700,8 @@ public:
         detail::check(rlc_client_set_rate_limit(handle(), max_requests, detail::millis(window)));
     }
 
-    /// The metrics in the Prometheus text exposition format.
+    /// The metrics in the Prometheus text exposition format: every sample labelled
+    /// `client` with Config::name, latencies as histograms in seconds.
     std::string metrics_prometheus() const {
         std::string text;
         std::size_t needed = 0;

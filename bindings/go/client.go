@@ -214,7 +214,8 @@ func (c *Client) Metrics() (Metrics, error) {
 }
 
 // PrometheusMetrics returns the client's metrics in the Prometheus text
-// exposition format (names prefixed "rlc_").
+// exposition format: names prefixed "rlc_", every sample labelled with
+// client=Config.Name, counters ending "_total", latencies as histograms in seconds.
 func (c *Client) PrometheusMetrics() (string, error) {
 	var text string
 	err := call(func() error {

@@ -842,6 +842,30 @@ func TestMetricsAndPrometheus(t *testing.T) {
 	}
 }
 
+func TestNameLabelsPrometheusMetrics(t *testing.T) {
+	s := newTestServer(t)
+	c := newClient(t, rlc.Config{BaseURL: s.URL, Name: "orders"})
+	if _, err := c.Do(context.Background(), get("/ok"), 0); err != nil {
+		t.Fatal(err)
+	}
+	text, err := c.PrometheusMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`rlc_requests_submitted_total{client="orders"} 1`,
+		`rlc_latency_seconds_count{client="orders"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("no %q in:\n%s", want, text)
+		}
+	}
+	for _, bad := range []string{"line\nbreak", strings.Repeat("x", 129)} {
+		_, err := rlc.NewClient(rlc.Config{Name: bad})
+		isCode(t, err, rlc.ErrInvalidArgument)
+	}
+}
+
 func TestErrorMatching(t *testing.T) {
 	err := fmt.Errorf("wrapped: %w", &rlc.Error{Code: rlc.ErrTimeout, Message: "attempt took too long"})
 	if !errors.Is(err, rlc.ErrTimeout) || errors.Is(err, rlc.ErrIO) {

@@ -54,6 +54,10 @@ type Config struct {
 	MaxResponseBytes int64
 	// UserAgent is sent when a request sets none (default "rlc/<version>").
 	UserAgent string
+	// Name is the client label of every sample in PrometheusMetrics, so that the
+	// metrics of several clients can be told apart (default "default"): 1 to 128
+	// bytes without a control character.
+	Name string
 	// CABundleFile is a PEM file whose certificates are trusted instead of the
 	// built-in Mozilla roots. TLS is always verified; this changes what against.
 	CABundleFile string
@@ -360,6 +364,14 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
 			return C.rlc_config_set_user_agent(c, cs[0])
 		}, []string{"UserAgent"}, cfg.UserAgent)
+		if err != nil {
+			return err
+		}
+	}
+	if cfg.Name != "" {
+		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {
+			return C.rlc_config_set_name(c, cs[0])
+		}, []string{"Name"}, cfg.Name)
 		if err != nil {
 			return err
 		}

@@ -654,6 +654,14 @@ enum rlc_result rlc_config_set_retry_on_status(struct rlc_config *cfg,
 enum rlc_result rlc_config_set_adaptive(struct rlc_config *cfg, bool on);
 
 /*
+ Names the client (by default "default"): the value of the `client` label on every
+ sample of `rlc_client_metrics_prometheus`, so that the metrics of several clients
+ in one process can be told apart. `name` is copied. RLC_E_INVALID_ARGUMENT for
+ NULL, bad UTF-8, an empty name, one longer than 128 bytes, or a control character.
+ */
+enum rlc_result rlc_config_set_name(struct rlc_config *cfg, const char *name);
+
+/*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
  it to `*out`; the caller owns it and frees it with `rlc_client_free`.
  RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
@@ -886,13 +894,16 @@ void rlc_response_free(struct rlc_response *resp);
 enum rlc_result rlc_client_metrics(const struct rlc_client *client, struct rlc_metrics *out);
 
 /*
- Renders a snapshot of `client`'s metrics in the Prometheus text exposition format
- (names prefixed `rlc_`) and writes the bytes it needs, including the final NUL,
- to `*needed`. When `needed` <= `len` the text is copied into `buf` as a
- NUL-terminated string; otherwise `buf` gets "" (when `len` > 0) and the caller
- retries with a larger buffer (the text may grow between calls). `buf` may be NULL
- when `len` is 0, to ask for the size. RLC_E_INVALID_ARGUMENT, writing nothing,
- when `client` or `needed` is NULL, or `buf` is NULL with a non-zero `len`.
+ Renders a snapshot of `client`'s metrics in the Prometheus text exposition format,
+ version 0.0.4: names prefixed `rlc_`, every sample labelled `client` with the name
+ set by `rlc_config_set_name`, counters ending `_total`, durations in seconds, and
+ latencies as histograms (`_bucket`, `_sum`, `_count`). Writes the bytes it needs,
+ including the final NUL, to `*needed`. When `needed` <= `len` the text is copied
+ into `buf` as a NUL-terminated string; otherwise `buf` gets "" (when `len` > 0)
+ and the caller retries with a larger buffer (the text may grow between calls).
+ `buf` may be NULL when `len` is 0, to ask for the size. RLC_E_INVALID_ARGUMENT,
+ writing nothing, when `client` or `needed` is NULL, or `buf` is NULL with a
+ non-zero `len`.
  */
 enum rlc_result rlc_client_metrics_prometheus(const struct rlc_client *client,
                                               char *buf,

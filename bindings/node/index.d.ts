@@ -69,6 +69,8 @@ export interface ClientOptions {
   maxResponseBytes?: number;
   /** User-Agent when a request sets none (default "rlc/<version>"). */
   userAgent?: string;
+  /** The `client` label of every sample in `metricsPrometheus()` (default "default"): 1 to 128 bytes, no control character. */
+  name?: string;
   /** A PEM file of CA certificates to trust instead of the built-in roots (TLS is always verified). */
   caBundle?: string;
   /**
@@ -235,7 +237,7 @@ export class Client extends EventEmitter {
    * RLC_E_INVALID_ARGUMENT for a zero max or window; RLC_E_SHUTDOWN once closed.
    */
   setRateLimit(limit: { max: number; windowMs: number }): void;
-  /** The metrics in the Prometheus text exposition format. */
+  /** The metrics in the Prometheus text exposition format, every sample labelled `client` with the `name` option. */
   metricsPrometheus(): string;
   readonly closed: boolean;
   /** Completes queued requests with RLC_E_SHUTDOWN, waits for those in flight, frees the client. */

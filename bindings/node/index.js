@@ -215,6 +215,7 @@ function native() {
       'int rlc_config_set_max_response_bytes(rlc_config *cfg, uint64_t max_bytes)'
     ),
     rlc_config_set_user_agent: f('int rlc_config_set_user_agent(rlc_config *cfg, const char *user_agent)'),
+    rlc_config_set_name: f('int rlc_config_set_name(rlc_config *cfg, const char *name)'),
     rlc_config_set_ca_bundle: f('int rlc_config_set_ca_bundle(rlc_config *cfg, const char *path)'),
     rlc_config_set_max_redirects: f('int rlc_config_set_max_redirects(rlc_config *cfg, uint32_t max)'),
     rlc_config_set_redirect_to_http: f('int rlc_config_set_redirect_to_http(rlc_config *cfg, bool allow)'),
@@ -421,6 +422,7 @@ const CLIENT_OPTIONS = [
   'headers',
   'maxResponseBytes',
   'userAgent',
+  'name',
   'caBundle',
   'redirects',
   'sensitiveHeaders',
@@ -523,6 +525,9 @@ function buildConfig(l, options) {
   if (o.userAgent !== undefined) {
     const ua = str(o.userAgent, 'userAgent');
     set(l.rlc_config_set_user_agent, 'userAgent', ua);
+  }
+  if (o.name !== undefined) {
+    set(l.rlc_config_set_name, 'name', str(o.name, 'name'));
   }
   if (o.redirects !== undefined) {
     if (!isObject(o.redirects)) {
@@ -953,7 +958,11 @@ class Client extends EventEmitter {
     limits.setRateLimit(native(), this._state, limit);
   }
 
-  /** The metrics in the Prometheus text exposition format. */
+  /**
+   * The metrics in the Prometheus text exposition format: every sample labelled
+   * `client` with the `name` option, counters ending `_total`, latencies as histograms
+   * in seconds.
+   */
   metricsPrometheus() {
     const state = this._state;
     if (state.closed) throw new RlcError('RLC_E_SHUTDOWN', 'the client is closed');

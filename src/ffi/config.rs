@@ -365,3 +365,16 @@ pub extern "C" fn rlc_config_set_adaptive(cfg: *mut rlc_config, on: bool) -> rlc
         rlc_result::RLC_OK
     }
 }
+
+/// Names the client (by default "default"): the value of the `client` label on every
+/// sample of `rlc_client_metrics_prometheus`, so that the metrics of several clients
+/// in one process can be told apart. `name` is copied. RLC_E_INVALID_ARGUMENT for
+/// NULL, bad UTF-8, an empty name, one longer than 128 bytes, or a control character.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_name(cfg: *mut rlc_config, name: *const c_char) -> rlc_result {
+    ffi_panic_boundary! {
+        let cfg = try_mut_from_ptr!(cfg);
+        let name = try_str_from_ptr!(name);
+        result_of(cfg.name(name))
+    }
+}

@@ -147,13 +147,16 @@ pub extern "C" fn rlc_client_metrics(
     }
 }
 
-/// Renders a snapshot of `client`'s metrics in the Prometheus text exposition format
-/// (names prefixed `rlc_`) and writes the bytes it needs, including the final NUL,
-/// to `*needed`. When `needed` <= `len` the text is copied into `buf` as a
-/// NUL-terminated string; otherwise `buf` gets "" (when `len` > 0) and the caller
-/// retries with a larger buffer (the text may grow between calls). `buf` may be NULL
-/// when `len` is 0, to ask for the size. RLC_E_INVALID_ARGUMENT, writing nothing,
-/// when `client` or `needed` is NULL, or `buf` is NULL with a non-zero `len`.
+/// Renders a snapshot of `client`'s metrics in the Prometheus text exposition format,
+/// version 0.0.4: names prefixed `rlc_`, every sample labelled `client` with the name
+/// set by `rlc_config_set_name`, counters ending `_total`, durations in seconds, and
+/// latencies as histograms (`_bucket`, `_sum`, `_count`). Writes the bytes it needs,
+/// including the final NUL, to `*needed`. When `needed` <= `len` the text is copied
+/// into `buf` as a NUL-terminated string; otherwise `buf` gets "" (when `len` > 0)
+/// and the caller retries with a larger buffer (the text may grow between calls).
+/// `buf` may be NULL when `len` is 0, to ask for the size. RLC_E_INVALID_ARGUMENT,
+/// writing nothing, when `client` or `needed` is NULL, or `buf` is NULL with a
+/// non-zero `len`.
 #[no_mangle]
 pub extern "C" fn rlc_client_metrics_prometheus(
     client: *const rlc_client,
@@ -167,7 +170,7 @@ pub extern "C" fn rlc_client_metrics_prometheus(
         if buf.is_null() && len > 0 {
             return invalid_argument("argument `buf` must not be NULL when `len` is not 0");
         }
-        let text = client.metrics().to_prometheus();
+        let text = client.metrics_prometheus();
         let fits = text.len() < len;
         // SAFETY: buf is NULL with len 0, or writable for len bytes (the C contract).
         let size = unsafe { copy_out(if fits { &text } else { "" }, buf, len) };

@@ -460,6 +460,16 @@ void adaptive_limiting() {
     CHECK_THROWS(rlc::Client(base().adaptive()), rlc::Result::InvalidArgument);
 }
 
+void named_metrics() {
+    rlc::Client client(base().name("orders"));
+    CHECK(client.send(rlc::Request("GET", "/ok")).status() == 200);
+    const std::string text = client.metrics_prometheus();
+    CHECK(text.find("rlc_requests_submitted_total{client=\"orders\"} 1\n") != std::string::npos);
+    CHECK(text.find("rlc_latency_seconds_count{client=\"orders\"} 1\n") != std::string::npos);
+    CHECK_THROWS(rlc::Config().name(""), rlc::Result::InvalidArgument);
+    CHECK_THROWS(rlc::Config().name("line\nbreak"), rlc::Result::InvalidArgument);
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -485,6 +495,7 @@ int main(int argc, char **argv) {
     retry_policy();
     live_limit_change();
     adaptive_limiting();
+    named_metrics();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);
         return 1;

@@ -110,6 +110,22 @@ test('metrics count what happened', T, async () => {
   assert.throws(() => client.metrics(), { code: 'RLC_E_SHUTDOWN' });
 });
 
+test('the name option labels every Prometheus sample', T, async () => {
+  const client = new Client({ baseUrl: server.url, name: 'orders' });
+  try {
+    await client.get('/hello');
+    const text = client.metricsPrometheus();
+    assert.match(text, /^rlc_requests_submitted_total\{client="orders"\} 1$/m);
+    assert.match(text, /^rlc_latency_seconds_count\{client="orders"\} 1$/m);
+  } finally {
+    await within(10_000, client.close());
+  }
+  assert.throws(() => new Client({ name: 42 }), { name: 'TypeError', message: /name must be a string/ });
+  for (const bad of ['', 'line\nbreak', 'x'.repeat(129)]) {
+    assert.throws(() => new Client({ name: bad }), { code: 'RLC_E_INVALID_ARGUMENT' });
+  }
+});
+
 test('bad options throw TypeError or RlcError with a clear message', T, async () => {
   assert.throws(() => new Client('http://x'), TypeError);
   assert.throws(() => new Client({ baseUrl: 42 }), { name: 'TypeError', message: /baseUrl must be a string/ });

@@ -103,6 +103,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_config_set_default_header": (_R, [_P, _S, _S]),
     "rlc_config_set_max_response_bytes": (_R, [_P, _U64]),
     "rlc_config_set_user_agent": (_R, [_P, _S]),
+    "rlc_config_set_name": (_R, [_P, _S]),
     "rlc_config_set_ca_bundle": (_R, [_P, _S]),
     "rlc_config_set_max_redirects": (_R, [_P, _U32]),
     "rlc_config_set_redirect_to_http": (_R, [_P, ctypes.c_bool]),

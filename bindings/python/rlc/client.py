@@ -177,7 +177,8 @@ class AsyncClient:
         return self._native.metrics()
 
     def metrics_prometheus(self) -> str:
-        """The metrics in the Prometheus text exposition format."""
+        """The metrics in the Prometheus text exposition format: every sample labelled
+        `client` with Config.name, latencies as histograms in seconds."""
         return self._native.metrics_prometheus()
 
     @property

@@ -85,6 +85,9 @@ class Config:
     headers: Mapping[str, str] = field(default_factory=dict)
     max_response_bytes: Optional[int] = None
     user_agent: Optional[str] = None
+    #: The `client` label of every sample in metrics_prometheus() (librlc's default:
+    #: "default"); 1 to 128 bytes of UTF-8, no control character.
+    name: Optional[str] = None
     #: A PEM file of trusted roots instead of Mozilla's.
     ca_bundle: Union[str, "os.PathLike[str]", None] = None
     #: The redirect policy; None keeps librlc's: Redirects(max=10), never https to http.
@@ -235,6 +238,8 @@ def build_native_config(config: Config) -> int:
         steps.append(("max_response_bytes", lib.rlc_config_set_max_response_bytes, (cap,)))
     if config.user_agent is not None:
         steps.append(("user_agent", lib.rlc_config_set_user_agent, (check_str(config.user_agent, "user_agent"),)))
+    if config.name is not None:
+        steps.append(("name", lib.rlc_config_set_name, (check_str(config.name, "name"),)))
     if config.ca_bundle is not None:
         steps.append(("ca_bundle", lib.rlc_config_set_ca_bundle, (check_str(config.ca_bundle, "ca_bundle"),)))
     if config.redirects is not None:

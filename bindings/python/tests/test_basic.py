@@ -189,6 +189,19 @@ def test_bad_options_raise_clear_errors(server: LocalServer) -> None:
     run(main())
 
 
+def test_the_name_labels_every_prometheus_sample(server: LocalServer) -> None:
+    with rlc.Client(rlc.Config(base_url=server.url, name="orders")) as client:
+        assert client.get("/hello").status == 200
+        lines = client.metrics_prometheus().splitlines()
+        assert 'rlc_requests_submitted_total{client="orders"} 1' in lines
+        assert 'rlc_latency_seconds_count{client="orders"} 1' in lines
+    with pytest.raises(TypeError):
+        rlc.Client(name=42)
+    for bad in ["", "line\nbreak", "x" * 129]:
+        with pytest.raises(rlc.InvalidArgumentError):
+            rlc.Client(name=bad)
+
+
 def test_a_transport_failure_raises_its_error(server: LocalServer) -> None:
     async def main() -> None:
         async with rlc.AsyncClient(retry=rlc.Retry(0), timeout=5.0) as client:
