@@ -3,8 +3,6 @@
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 
-use ureq::http::Uri;
-
 use crossbeam_channel::unbounded;
 use parking_lot::{Condvar, Mutex};
 
@@ -13,8 +11,8 @@ use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::request::check_target;
 use crate::request::Request;
-use crate::request::MAX_TARGET_BYTES;
 use crate::response::Response;
 use crate::scheduler::{Core, Shared, WorkerMsg};
 use crate::worker::{build_agent, run_worker};
@@ -123,31 +121,12 @@ impl Client {
         priority: i32,
         callback: Callback,
     ) -> std::result::Result<RequestId, (Error, Callback)> {
-        match self.resolve(&request) {
-            Ok(uri) => self.shared.enqueue(request, uri, priority, callback),
+        // A target the HTTP layer would refuse is refused here, at submit: it never
+        // takes a token, nor becomes a breaker's probe.
+        match check_target(&request.target, self.shared.config.base_url.as_deref()) {
+            Ok(()) => self.shared.enqueue(request, priority, callback),
             Err(e) => Err((e, callback)),
         }
-    }
-
-    /// The request's full URL, joined to the base URL and parsed once, here, so that
-    /// a target the HTTP layer would refuse is refused at submit: it never takes a
-    /// token, nor becomes a breaker's probe.
-    fn resolve(&self, request: &Request) -> Result<Uri> {
-        let target = request.target.as_str();
-        let joined;
-        let url = if target.starts_with('/') {
-            let Some(base) = &self.shared.config.base_url else {
-                return Err(Error::invalid("a relative path needs a base URL in the config"));
-            };
-            joined = format!("{base}{target}");
-            joined.as_str()
-        } else {
-            target
-        };
-        if url.len() > MAX_TARGET_BYTES {
-            return Err(Error::invalid("the URL is longer than 64 KiB"));
-        }
-        url.parse::<Uri>().map_err(|e| Error::invalid(format!("the URL is malformed: {e}")))
     }
 
     fn submit_boxed(

@@ -52,6 +52,11 @@ pub(crate) struct Hop {
     pub cross_origin: bool,
 }
 
+/// Whether `status` is one that may redirect (the cheap test before any parsing).
+pub(crate) fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
 /// What a response with `status` and `location` asks of a request that used
 /// `method` on `current`, after `visited` (the URLs of the chain so far, the first
 /// request's included). `Ok(None)` when the response is the answer: not a redirect,
@@ -64,7 +69,7 @@ pub(crate) fn next_hop(
     location: Option<&str>,
     visited: &[Uri],
 ) -> Result<Option<Hop>, Error> {
-    if !matches!(status, 301 | 302 | 303 | 307 | 308) || policy.max_redirects == 0 {
+    if !is_redirect(status) || policy.max_redirects == 0 {
         return Ok(None);
     }
     let Some(location) = location else {

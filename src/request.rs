@@ -172,6 +172,44 @@ pub(crate) fn validate_header_value(value: &str) -> Result<()> {
     }
 }
 
+/// The URL a request goes to: `target` joined to `base_url` when it is a path, and
+/// parsed as the HTTP layer will send it. Refused when it needs a base URL and there
+/// is none, is longer than 64 KiB once joined, or does not parse.
+pub(crate) fn resolve_url(target: &str, base_url: Option<&str>) -> Result<ureq::http::Uri> {
+    let joined;
+    let url = if target.starts_with('/') {
+        let Some(base) = base_url else {
+            return Err(Error::invalid("a relative path needs a base URL in the config"));
+        };
+        joined = format!("{base}{target}");
+        joined.as_str()
+    } else {
+        target
+    };
+    if url.len() > MAX_TARGET_BYTES {
+        return Err(Error::invalid("the URL is longer than 64 KiB"));
+    }
+    url.parse().map_err(|e| Error::invalid(format!("the URL is malformed: {e}")))
+}
+
+/// Whether `target` can be sent with `base_url`, without building the URL: a path
+/// needs a base URL, and the two together must fit in 64 KiB. Each part was parsed
+/// where it was given (the base URL by the config, the target by `Request::new`), and
+/// a parsed base URL followed by a parsed path is a URL that parses, so submit needs
+/// no allocation to refuse what an attempt would.
+pub(crate) fn check_target(target: &str, base_url: Option<&str>) -> Result<()> {
+    if !target.starts_with('/') {
+        return Ok(());
+    }
+    let Some(base) = base_url else {
+        return Err(Error::invalid("a relative path needs a base URL in the config"));
+    };
+    if base.len() + target.len() > MAX_TARGET_BYTES {
+        return Err(Error::invalid("the URL is longer than 64 KiB"));
+    }
+    Ok(())
+}
+
 /// A path (with its query) that the HTTP layer accepts as a request target.
 fn validate_path(path: &str) -> Result<()> {
     if path.bytes().any(|b| b.is_ascii_control() || b == b' ') {

@@ -28,8 +28,8 @@ use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
 use crate::quota::{server_quota, Quota};
-use crate::redirect::{describes_body, is_sensitive, next_hop, Hop};
-use crate::request::Request;
+use crate::redirect::{describes_body, is_redirect, is_sensitive, next_hop, Hop};
+use crate::request::{resolve_url, Request};
 use crate::retry_budget::RetryBudget;
 
 /// A request on its way through the client.
@@ -44,28 +44,54 @@ pub(crate) struct Job {
     pub sent_at: Nanos,
     pub deadline: Option<Nanos>,
     pub probe: bool,
-    /// Where the next attempt goes: the request's URL, resolved and parsed once at
-    /// submit, then each redirect's.
-    pub uri: Uri,
-    /// The URLs of the redirect chain so far, the first included (empty until a
-    /// redirect is followed), to tell a loop.
-    pub visited: Vec<Uri>,
-    /// True once a redirect left the first origin: credentials are no longer sent.
-    pub cross_origin: bool,
+    /// Where a redirect chain has led, once one is followed (boxed: most requests
+    /// never redirect, and a queued request should stay small).
+    pub redirected: Option<Box<Redirected>>,
     /// True when the next dispatch follows a redirect rather than making a new attempt.
     pub hop_pending: bool,
     /// The tokens the attempt in flight took, given back to the limiter when it ends.
     pub charged: u32,
 }
 
+/// The state of a request that has followed redirects.
+pub(crate) struct Redirected {
+    /// Where the next attempt goes.
+    pub uri: Uri,
+    /// The URLs of the chain so far, the first included, to tell a loop.
+    pub visited: Vec<Uri>,
+    /// True once a hop left the first origin: credentials are no longer sent.
+    pub cross_origin: bool,
+}
+
 impl Job {
-    /// Turns the job into the next request of its redirect chain.
-    fn follow(&mut self, hop: Hop, sensitive: &[String]) {
-        if self.visited.is_empty() {
-            self.visited.push(self.uri.clone());
+    /// Where the next attempt goes: the request's URL joined to the base URL (checked
+    /// at submit, so this does not fail for a request that was accepted), or where
+    /// its redirects have led.
+    pub fn uri(&self, base_url: Option<&str>) -> Result<Uri, Error> {
+        match &self.redirected {
+            Some(r) => Ok(r.uri.clone()),
+            None => resolve_url(&self.request.target, base_url),
         }
-        self.visited.push(hop.uri.clone());
-        self.uri = hop.uri;
+    }
+
+    /// True once a redirect left the first origin.
+    pub fn cross_origin(&self) -> bool {
+        self.redirected.as_ref().is_some_and(|r| r.cross_origin)
+    }
+
+    /// Turns the job into the next request of its redirect chain; `current` is the
+    /// URL that answered with the redirect.
+    fn follow(&mut self, current: Uri, hop: Hop, sensitive: &[String]) {
+        let redirected = self.redirected.get_or_insert_with(|| {
+            Box::new(Redirected {
+                uri: current.clone(),
+                visited: vec![current],
+                cross_origin: false,
+            })
+        });
+        redirected.visited.push(hop.uri.clone());
+        redirected.uri = hop.uri;
+        redirected.cross_origin |= hop.cross_origin;
         let request = &mut self.request;
         request.method = hop.method;
         if hop.drop_body {
@@ -73,7 +99,6 @@ impl Job {
             request.headers.retain(|(name, _)| !describes_body(name));
         }
         if hop.cross_origin {
-            self.cross_origin = true;
             request.headers.retain(|(name, _)| !is_sensitive(name, sensitive));
         }
         self.hop_pending = true;
@@ -278,7 +303,6 @@ impl Shared {
     pub fn enqueue(
         &self,
         request: Request,
-        uri: Uri,
         priority: i32,
         callback: Callback,
     ) -> Result<u64, (Error, Callback)> {
@@ -327,9 +351,7 @@ impl Shared {
             sent_at: now,
             deadline,
             probe: false,
-            uri,
-            visited: Vec::new(),
-            cross_origin: false,
+            redirected: None,
             hop_pending: false,
             charged: 0,
         };
@@ -654,15 +676,22 @@ impl Shared {
         }
         let cancelled = core.table.get(&job.key.id).is_some_and(|e| e.cancelled);
         let live = !cancelled && !core.closing;
+        let base_url = self.config.base_url.as_deref();
         let hop = match &attempt {
-            Ok(response) if !cancelled => next_hop(
-                &self.config.redirects,
-                &job.uri,
-                &job.request.method,
-                response.status,
-                response.header("location"),
-                &job.visited,
-            ),
+            Ok(response) if !cancelled && is_redirect(response.status) => {
+                job.uri(base_url).and_then(|current| {
+                    let visited = job.redirected.as_ref().map_or(&[][..], |r| &r.visited[..]);
+                    next_hop(
+                        &self.config.redirects,
+                        &current,
+                        &job.request.method,
+                        response.status,
+                        response.header("location"),
+                        visited,
+                    )
+                    .map(|hop| hop.map(|hop| (current, hop)))
+                })
+            }
             _ => Ok(None),
         };
         let attempt = match hop {
@@ -671,8 +700,8 @@ impl Shared {
                 ErrorKind::Shutdown,
                 "the client shut down before following a redirect",
             )),
-            Ok(Some(hop)) => {
-                job.follow(hop, &self.config.sensitive_headers);
+            Ok(Some((current, hop))) => {
+                job.follow(current, hop, &self.config.sensitive_headers);
                 self.metrics.redirect();
                 self.requeue(&mut core, job, None);
                 return self.next_for_worker(core);

@@ -93,10 +93,14 @@ fn perform(shared: &Shared, job: &Job) -> (Attempt, bool) {
         timeout = timeout.min(left);
     }
     let config = &shared.config;
-    let mut builder = http::Request::builder().method(request.method.as_str()).uri(job.uri.clone());
+    let uri = match job.uri(config.base_url.as_deref()) {
+        Ok(uri) => uri,
+        Err(e) => return (Err(e), false),
+    };
+    let mut builder = http::Request::builder().method(request.method.as_str()).uri(uri);
     for (name, value) in &config.default_headers {
         let overridden = request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
-        let withheld = job.cross_origin && is_sensitive(name, &config.sensitive_headers);
+        let withheld = job.cross_origin() && is_sensitive(name, &config.sensitive_headers);
         if !overridden && !withheld {
             builder = builder.header(name, value);
         }
