@@ -6,17 +6,12 @@
 //! says that cannot be read, or that asks for more than a year, is ignored rather
 //! than trusted, so a broken header can never stall a client indefinitely.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
 use crate::config::RetryPolicy;
-
-/// The longest pause a server may ask for; anything longer is taken for garbage.
-pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// `X-RateLimit-Reset` values above this are Unix times, not delays.
-pub(crate) const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
+use crate::quota::{exhausted, sourced_quotas, Sourced, MAX_PAUSE};
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
@@ -111,148 +106,41 @@ pub fn server_pause_source(
     header: &dyn Fn(&str) -> Option<String>,
     now: SystemTime,
 ) -> Option<(Duration, &'static str)> {
+    pause_from(status, header, &sourced_quotas(header, now), now)
+}
+
+/// [`server_pause_source`] from quotas already read from the same headers, so that
+/// a caller that also paces from them reads them once.
+pub(crate) fn pause_from(
+    status: u16,
+    header: &dyn Fn(&str) -> Option<String>,
+    quotas: &[Sourced],
+    now: SystemTime,
+) -> Option<(Duration, &'static str)> {
     let retry_after = if status == 429 || status == 503 {
         header("Retry-After").and_then(|v| parse_retry_after(&v, now))
     } else {
         None
     };
-    let legacy =
-        exhausted_reset(header("X-RateLimit-Remaining"), header("X-RateLimit-Reset"), now, true);
-    let draft =
-        exhausted_reset(header("RateLimit-Remaining"), header("RateLimit-Reset"), now, false);
-    let combined = header("RateLimit").and_then(|v| parse_ratelimit_field(&v));
-    [
-        (retry_after, "Retry-After"),
-        (legacy, "X-RateLimit-Reset"),
-        (draft, "RateLimit-Reset"),
-        (combined, "RateLimit"),
-    ]
-    .into_iter()
-    .filter_map(|(pause, source)| pause.filter(|p| !p.is_zero()).map(|p| (p, source)))
-    .max_by_key(|(pause, _)| *pause)
-}
-
-/// The pause asked by a remaining/reset header pair: only when remaining is 0.
-fn exhausted_reset(
-    remaining: Option<String>,
-    reset: Option<String>,
-    now: SystemTime,
-    epoch: bool,
-) -> Option<Duration> {
-    if parse_count(&remaining?)? != 0 {
-        return None;
-    }
-    let reset = parse_seconds(&reset?)?;
-    let pause = if epoch && reset > Duration::from_secs(EPOCH_THRESHOLD_SECS) {
-        UNIX_EPOCH.checked_add(reset)?.duration_since(now).unwrap_or(Duration::ZERO)
-    } else {
-        reset
-    };
-    (pause <= MAX_PAUSE).then_some(pause)
-}
-
-/// Parses the `RateLimit` field in either draft form: the older list
-/// `limit=10, remaining=0, reset=5`, or the structured list of policies
-/// `"default";r=0;t=5, "daily";r=100;t=3600`.
-fn parse_ratelimit_field(value: &str) -> Option<Duration> {
-    let mut longest: Option<Duration> = None;
-    let mut remaining = None;
-    let mut reset = None;
-    for member in split_outside_quotes(value, ',') {
-        let member = member.trim();
-        if member.starts_with('"') || member.contains(';') {
-            // A structured policy: the name, then `;key=value` parameters.
-            let mut r = None;
-            let mut t = None;
-            for param in split_outside_quotes(member, ';').skip(1) {
-                match param.split_once('=') {
-                    Some((key, v)) if key.trim() == "r" => r = parse_count(v),
-                    Some((key, v)) if key.trim() == "t" => t = parse_seconds(v),
-                    _ => {}
-                }
-            }
-            if let (Some(0), Some(t)) = (r, t) {
-                if t <= MAX_PAUSE {
-                    longest = longest.max(Some(t));
-                }
-            }
-        } else if let Some((key, v)) = member.split_once('=') {
-            let key = key.trim();
-            if key.eq_ignore_ascii_case("remaining") {
-                remaining = parse_count(v);
-            } else if key.eq_ignore_ascii_case("reset") {
-                reset = parse_seconds(v);
-            }
-        }
-    }
-    if let (Some(0), Some(reset)) = (remaining, reset) {
-        if reset <= MAX_PAUSE {
-            longest = longest.max(Some(reset));
-        }
-    }
-    longest
-}
-
-/// Splits on `sep` except inside double quotes (a policy name may hold commas).
-pub(crate) fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
-    let mut parts = Vec::new();
-    let mut start = 0;
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in s.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            c if c == sep && !quoted => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts.into_iter()
-}
-
-/// A non-negative integer: ASCII digits only, after trimming.
-pub(crate) fn parse_count(s: &str) -> Option<u64> {
-    parse_digits(s.trim())
-}
-
-/// ASCII digits only (`str::parse` alone would also take a sign).
-fn parse_digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
-/// Non-negative seconds, whole or with a decimal fraction (digits beyond
-/// nanoseconds are dropped).
-pub(crate) fn parse_seconds(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
-    let secs = parse_digits(whole)?;
-    if s.contains('.') && (fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit())) {
-        return None;
-    }
-    let nanos = fraction
-        .bytes()
-        .chain(std::iter::repeat(b'0'))
-        .take(9)
-        .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
-    Some(Duration::new(secs, nanos))
+    retry_after
+        .filter(|p| !p.is_zero())
+        .map(|p| (p, "Retry-After"))
+        .into_iter()
+        .chain(exhausted(quotas))
+        .max_by_key(|(pause, _)| *pause)
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
 
+    use std::time::UNIX_EPOCH;
+
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
     use super::*;
+    use crate::quota::parse_seconds;
 
     fn policy(base_ms: u64, max_ms: u64) -> RetryPolicy {
         RetryPolicy {

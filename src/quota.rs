@@ -13,9 +13,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::backoff::{
-    parse_count, parse_seconds, split_outside_quotes, EPOCH_THRESHOLD_SECS, MAX_PAUSE,
-};
+/// The longest pause a server may ask for; anything longer is taken for garbage.
+pub(crate) const MAX_PAUSE: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// `X-RateLimit-Reset` values above this are Unix times, not delays.
+pub(crate) const EPOCH_THRESHOLD_SECS: u64 = 1_000_000_000;
+
+/// A quota and the header that reported it.
+pub(crate) type Sourced = (Quota, &'static str);
 
 /// A quota a server reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,20 +44,45 @@ impl Quota {
 /// interval between requests), or None. `header(name)` looks a header up without
 /// regard to case.
 pub fn server_quota(header: &dyn Fn(&str) -> Option<String>, now: SystemTime) -> Option<Quota> {
-    let legacy = pair(header("X-RateLimit-Remaining"), header("X-RateLimit-Reset"), now, true);
-    let draft = pair(header("RateLimit-Remaining"), header("RateLimit-Reset"), now, false);
+    tightest(&sourced_quotas(header, now))
+}
+
+/// Every quota the headers report, with the header that reported it; a reset of
+/// zero or of more than a year is left out.
+pub(crate) fn sourced_quotas(
+    header: &dyn Fn(&str) -> Option<String>,
+    now: SystemTime,
+) -> Vec<Sourced> {
+    let legacy = pair(header("X-RateLimit-Remaining"), header("X-RateLimit-Reset"), now, true)
+        .map(|q| (q, "X-RateLimit-Reset"));
+    let draft = pair(header("RateLimit-Remaining"), header("RateLimit-Reset"), now, false)
+        .map(|q| (q, "RateLimit-Reset"));
     let field = header("RateLimit").map(|v| field_quotas(&v)).unwrap_or_default();
-    [legacy, draft]
+    legacy
         .into_iter()
-        .flatten()
-        .chain(field)
-        .filter(|q| !q.reset.is_zero() && q.reset <= MAX_PAUSE)
-        // Tightest: the largest reset per remaining request (compared by
-        // cross-multiplying, so no division rounds).
-        .max_by(|a, b| {
-            (a.reset.as_nanos() * u128::from(b.remaining))
-                .cmp(&(b.reset.as_nanos() * u128::from(a.remaining)))
-        })
+        .chain(draft)
+        .chain(field.into_iter().map(|q| (q, "RateLimit")))
+        .filter(|(q, _)| !q.reset.is_zero() && q.reset <= MAX_PAUSE)
+        .collect()
+}
+
+/// The tightest of `quotas`: the largest reset per remaining request (compared by
+/// cross-multiplying, so no division rounds).
+pub(crate) fn tightest(quotas: &[Sourced]) -> Option<Quota> {
+    quotas.iter().map(|(q, _)| *q).max_by(|a, b| {
+        (a.reset.as_nanos() * u128::from(b.remaining))
+            .cmp(&(b.reset.as_nanos() * u128::from(a.remaining)))
+    })
+}
+
+/// The longest pause that the spent quotas ask for (nothing remaining until the
+/// reset), with the header that asked.
+pub(crate) fn exhausted(quotas: &[Sourced]) -> Option<(Duration, &'static str)> {
+    quotas
+        .iter()
+        .filter(|(q, _)| q.remaining == 0)
+        .map(|(q, s)| (q.reset, *s))
+        .max_by_key(|(d, _)| *d)
 }
 
 fn pair(
@@ -102,6 +132,58 @@ fn field_quotas(value: &str) -> Vec<Quota> {
         quotas.push(Quota { remaining, reset });
     }
     quotas
+}
+
+/// Splits on `sep` except inside double quotes (a policy name may hold commas).
+pub(crate) fn split_outside_quotes(s: &str, sep: char) -> impl Iterator<Item = &str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    let mut escaped = false;
+    for (i, c) in s.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            c if c == sep && !quoted => {
+                parts.push(&s[start..i]);
+                start = i + c.len_utf8();
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts.into_iter()
+}
+
+/// A non-negative integer: ASCII digits only, after trimming.
+pub(crate) fn parse_count(s: &str) -> Option<u64> {
+    parse_digits(s.trim())
+}
+
+/// ASCII digits only (`str::parse` alone would also take a sign).
+fn parse_digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Non-negative seconds, whole or with a decimal fraction (digits beyond
+/// nanoseconds are dropped).
+pub(crate) fn parse_seconds(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let secs = parse_digits(whole)?;
+    if s.contains('.') && (fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let nanos = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(9)
+        .fold(0u32, |acc, b| acc * 10 + u32::from(b - b'0'));
+    Some(Duration::new(secs, nanos))
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 use ureq::http::Uri;
 
 use crate::adaptive::AdaptiveRate;
-use crate::backoff::{parse_retry_after, retry_delay, server_pause_source};
+use crate::backoff::{parse_retry_after, pause_from, retry_delay};
 use crate::breaker::{Admission, BreakerState, CircuitBreaker};
 use crate::client::Callback;
 use crate::clock::{nanos, Clock, MonotonicClock, Nanos};
@@ -27,7 +27,7 @@ use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
-use crate::quota::{server_quota, Quota};
+use crate::quota::{sourced_quotas, tightest, Quota};
 use crate::redirect::{describes_body, is_redirect, is_sensitive, next_hop, Hop};
 use crate::request::{resolve_url, Request};
 use crate::retry_budget::RetryBudget;
@@ -650,8 +650,8 @@ impl Shared {
         let mut retry_after = None;
         if let Ok(response) = &attempt {
             let header = |name: &str| response.header(name).map(str::to_owned);
-            let quota = server_quota(&header, wall);
-            if let Some(quota) = quota {
+            let quotas = sourced_quotas(&header, wall);
+            if let Some(quota) = tightest(&quotas) {
                 // Spread what the server has left until its reset, within the cap.
                 let reset = quota.reset.min(self.config.max_server_pause);
                 if let Some(interval) = (Quota { reset, ..quota }).interval() {
@@ -660,8 +660,8 @@ impl Shared {
             }
             let throttled = response.status == 429
                 || response.status == 503 && response.header("retry-after").is_some();
-            self.adapt(&mut core, now, throttled && quota.is_none());
-            if let Some((asked, source)) = server_pause_source(response.status, &header, wall) {
+            self.adapt(&mut core, now, throttled && quotas.is_empty());
+            if let Some((asked, source)) = pause_from(response.status, &header, &quotas, wall) {
                 let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
                 self.metrics.server_pause();
