@@ -6,7 +6,9 @@ Standard library only. Every figure in the file is in the report; medians are ta
 over repetitions where there are several, and each repetition is listed too.
 """
 
+import glob
 import json
+import os
 import sys
 from collections import defaultdict
 
@@ -421,7 +423,27 @@ def main():
             out.append(f"- {n['text']}")
         out.append("")
     out.extend(details)
+    out.extend(profile_section())
     print("\n".join(out))
+
+
+def profile_section():
+    """The instructions-per-request tables of `make profile` (benches/PROFILE.md) and of
+    the run before the throughput work (benches/PROFILE-*.md), when they exist: what a
+    request costs in CPU, steady under load, beside the timings above that are not."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = sorted(glob.glob(os.path.join(here, "PROFILE-*.md"))) + [os.path.join(here, "PROFILE.md")]
+    out = []
+    for path in files:
+        if not os.path.exists(path):
+            continue
+        lines = open(path).read().splitlines()
+        if not out:
+            out += ["## Instructions per request (callgrind, `make profile`)", ""]
+        title = lines[0].lstrip("# ")
+        table = [l for l in lines if l.startswith("|")]
+        out += [f"{title} ({os.path.basename(path)}):", ""] + table + [""]
+    return out
 
 
 if __name__ == "__main__":
