@@ -99,6 +99,9 @@ type Config struct {
 	// while well below the rate last throttled, slowly near it). RateLimit is the ceiling, so it is required (NewClient fails with
 	// ErrInvalidArgument without one). Metrics.RateLimit shows the rate in force.
 	Adaptive bool
+	// CostLimits are limits counted in points (a GraphQL API's cost budget), taken
+	// by Client.GraphQL.
+	CostLimits []CostLimit
 }
 
 // RateLimit is at most Max requests per Window.
@@ -417,7 +420,10 @@ func (cfg *Config) applyHardening(c *C.rlc_config) error {
 			return err
 		}
 	}
-	return cfg.applyLimits(c)
+	if err := cfg.applyLimits(c); err != nil {
+		return err
+	}
+	return cfg.applyGraphQL(c)
 }
 
 // safeName quotes a header name for an error message, unless it holds characters
