@@ -102,6 +102,20 @@ typedef enum rlc_metric {
    `rlc_client_set_rate_limit` has put it.
    */
   RLC_METRIC_RATE_LIMIT = 4,
+  /*
+   GraphQL answers that said THROTTLED (HTTP 200 with that error code), each
+   retried like a 429.
+   */
+  RLC_METRIC_GRAPHQL_THROTTLED = 40,
+  /*
+   Points GraphQL servers reported as the actual cost of completed queries
+   (Shopify `actualQueryCost`, GitHub `rateLimit.cost`).
+   */
+  RLC_METRIC_GRAPHQL_POINTS = 41,
+  /*
+   GraphQL answers carrying an `errors` array other than THROTTLED.
+   */
+  RLC_METRIC_GRAPHQL_ERRORS = 42,
 } rlc_metric;
 
 /*
@@ -170,6 +184,11 @@ typedef enum rlc_result {
    allows, https to http, or an unreadable Location. Never retried.
    */
   RLC_E_REDIRECT,
+  /*
+   A GraphQL request could not be built: the query does not parse, names no
+   operation to run (or is a subscription), or the variables are not a JSON object.
+   */
+  RLC_E_GRAPHQL = 18,
 } rlc_result;
 
 /*
@@ -896,6 +915,15 @@ uint32_t rlc_response_attempts(const struct rlc_response *resp);
 const char *rlc_response_error_message(const struct rlc_response *resp);
 
 /*
+ Returns the `errors` array of a GraphQL response as JSON text (`[{"message": ...},
+ ...]`), owned by `resp` and valid as long as it is; NULL when the request was not
+ made with `rlc_graphql_request_new`, the answer carries no errors (or is not
+ JSON), or `resp` is NULL. A response with errors still completes with RLC_OK: the
+ caller (or a binding) decides whether they are fatal; `data` is in the body.
+ */
+const char *rlc_response_graphql_errors(const struct rlc_response *resp);
+
+/*
  Frees a response returned by `rlc_send`; `resp` and every pointer it handed out
  must not be used again. NULL is a no-op. A response passed to a callback is
  borrowed: freeing it is refused (nothing happens, and the last error says so).
@@ -950,6 +978,52 @@ enum rlc_result rlc_client_metric(const struct rlc_client *client, uint32_t metr
 enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
                                               rlc_event_callback cb,
                                               void *user_data);
+
+/*
+ Builds a GraphQL request: a POST to `path_or_url` (a path joined to the base URL,
+ or an absolute URL) whose body is the JSON `{"query", "variables",
+ "operationName"}`, with `Content-Type: application/json`, and writes it to
+ `*out`; the caller owns it (hand it to `rlc_submit` or `rlc_send`, or free it with
+ `rlc_request_free`). `variables_json` (a JSON object, copied through as it is) and
+ `operation_name` may be NULL. The query is parsed now: RLC_E_GRAPHQL, with
+ `rlc_last_error` saying where, when it does not parse, holds several operations
+ and no `operation_name` picks one, is a subscription, or the variables are not a
+ JSON object. A query is retried like a GET; a mutation only after
+ `rlc_request_set_retry_non_idempotent` (a THROTTLED answer, which means the
+ operation did not run, is retried either way). Its cost in points, taken from the
+ limits of `rlc_config_set_cost_limit`, is estimated by GitHub's rule (the requests
+ each connection needs with every `first`/`last` filled, over 100, at least 1)
+ until `rlc_request_set_cost` gives it; it counts as one request against the
+ other limits. RLC_E_INVALID_ARGUMENT for NULL `path_or_url`, `query` or `out`,
+ bad UTF-8, or a bad path. `*out` is written only on success.
+ */
+enum rlc_result rlc_graphql_request_new(const char *path_or_url,
+                                        const char *query,
+                                        const char *variables_json,
+                                        const char *operation_name,
+                                        struct rlc_request **out);
+
+/*
+ Writes the points a GraphQL request `req` will take from the cost limits (the
+ estimate, or what `rlc_request_set_cost` set) to `*out`. RLC_E_INVALID_ARGUMENT,
+ writing nothing, when a pointer is NULL or `req` is not a GraphQL request.
+ */
+enum rlc_result rlc_graphql_request_points(const struct rlc_request *req, uint32_t *out);
+
+/*
+ Adds a limit counted in points (a GraphQL API's cost budget): a bucket of
+ `points` refilled at `points` per `window_ms` milliseconds. Shopify's 1,000-point
+ bucket restored at 50 a second is (1000, 20000); GitHub's 5,000 points an hour is
+ (5000, 3600000). A GraphQL request takes its cost in points from every such limit
+ (and counts as one request against the request limits); any other request takes
+ its `rlc_request_set_cost`. After each GraphQL answer the charge is corrected to the
+ cost the server reports (Shopify `actualQueryCost`, GitHub `rateLimit.cost`) and
+ the bucket lowered to the points it says are left when that is fewer. Several may
+ be stacked. RLC_E_INVALID_ARGUMENT when `cfg` is NULL or `points` or `window_ms` is 0.
+ */
+enum rlc_result rlc_config_set_cost_limit(struct rlc_config *cfg,
+                                          uint32_t points,
+                                          uint64_t window_ms);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -82,6 +82,8 @@ impl Default for BreakerConfig {
 pub struct Config {
     pub(crate) base_url: Option<String>,
     pub(crate) rate_limits: Vec<RateLimit>,
+    /// Limits counted in points (a GraphQL API's cost budget).
+    pub(crate) cost_limits: Vec<RateLimit>,
     pub(crate) retry: RetryPolicy,
     pub(crate) breaker: BreakerConfig,
     pub(crate) max_queue_size: usize,
@@ -117,6 +119,7 @@ impl Default for Config {
         Config {
             base_url: None,
             rate_limits: Vec::new(),
+            cost_limits: Vec::new(),
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             max_queue_size: 10_000,
@@ -175,6 +178,20 @@ impl Config {
             return Err(Error::invalid("rate limit: burst must be at least 1"));
         }
         self.rate_limits.push(limit);
+        Ok(self)
+    }
+
+    /// Adds a limit counted in points rather than requests: a bucket of `points`
+    /// refilled at `points` per `window` (Shopify's 1,000-point bucket restored at 50
+    /// a second is `cost_limit(1000, 20 s)`; GitHub's 5,000 points an hour is
+    /// `cost_limit(5000, 1 h)`). A GraphQL request takes its cost in points from it
+    /// (and counts as one request against the request limits); any other request
+    /// takes its `cost`. Several may be stacked.
+    pub fn cost_limit(&mut self, points: u32, window: Duration) -> Result<&mut Self> {
+        let limit = RateLimit::new(points, window).map_err(|e| {
+            Error::invalid(e.message().replace("rate limit: max_requests", "cost limit: points"))
+        })?;
+        self.cost_limits.push(limit);
         Ok(self)
     }
 

@@ -35,6 +35,9 @@ pub enum ErrorKind {
     /// A redirect was refused: a loop, too many hops, https to http, or an
     /// unreadable `Location`. Never retried, not a breaker failure.
     Redirect,
+    /// A GraphQL request could not be built: the query does not parse, names no
+    /// operation to run, or its variables are not a JSON object.
+    Graphql,
 }
 
 impl ErrorKind {
@@ -55,6 +58,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "RLC_E_INVALID_STATE",
             ErrorKind::Panic => "RLC_E_PANIC",
             ErrorKind::Redirect => "RLC_E_REDIRECT",
+            ErrorKind::Graphql => "RLC_E_GRAPHQL",
         }
     }
 }

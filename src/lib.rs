@@ -39,6 +39,7 @@ pub mod config;
 mod error;
 mod event;
 pub mod ffi;
+pub mod graphql;
 pub mod limiter;
 pub mod metrics;
 mod outcome;

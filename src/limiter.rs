@@ -45,6 +45,9 @@ use crate::config::RateLimit;
 #[derive(Debug)]
 pub struct Limiter {
     rules: Vec<Rule>,
+    /// Rules counted in points (a GraphQL API's cost budget): a request takes its point
+    /// cost from these and its token cost from `rules`. Never strict.
+    points: Vec<Rule>,
     /// The pace a server's quota headers asked for, until its window resets.
     pace: Option<Pace>,
 }
@@ -185,6 +188,19 @@ impl Rule {
         }
     }
 
+    /// Corrects a charge of `charged` tokens to `actual` at `now` (see
+    /// [`Limiter::correct_points`]): a refund never fills the bucket past full.
+    fn correct(&mut self, now: Nanos, charged: u128, actual: u128) {
+        let full_at = u128::from(now) * self.max;
+        if actual < charged {
+            let refund = (charged - actual).saturating_mul(self.window);
+            self.tat = self.tat.saturating_sub(refund).max(full_at.min(self.tat));
+        } else {
+            let extra = (actual - charged).saturating_mul(self.window);
+            self.tat = self.tat.max(full_at).saturating_add(extra);
+        }
+    }
+
     /// The largest cost one send may have: a bucket never holds more than `burst`
     /// tokens, and a strict window never more than `max` sends.
     fn max_cost(&self) -> u128 {
@@ -240,7 +256,19 @@ impl Limiter {
     /// A limiter enforcing every rule in `limits` at once, each starting with a full
     /// bucket.
     pub fn new(limits: &[RateLimit]) -> Self {
-        Limiter { rules: limits.iter().map(Rule::new).collect(), pace: None }
+        Self::with_cost_limits(limits, &[])
+    }
+
+    /// A limiter enforcing every rule in `limits` (counted in requests, or in the
+    /// tokens a weighted request costs) and every rule in `cost_limits` (counted in
+    /// points, see [`Limiter::try_acquire_weighted`]), each starting full.
+    pub fn with_cost_limits(limits: &[RateLimit], cost_limits: &[RateLimit]) -> Self {
+        let points = cost_limits.iter().map(|l| Rule::new(&RateLimit { strict: false, ..*l }));
+        Limiter {
+            rules: limits.iter().map(Rule::new).collect(),
+            points: points.collect(),
+            pace: None,
+        }
     }
 
     /// Takes one token from every rule if all allow a send at `now`, and returns
@@ -261,18 +289,40 @@ impl Limiter {
         demand_since: Nanos,
         cost: u32,
     ) -> Result<Nanos, Nanos> {
+        self.try_acquire_weighted(now, demand_since, cost, cost)
+    }
+
+    /// [`Limiter::try_acquire_cost`] for a send that takes `cost` tokens from every
+    /// request rule and `points` from every point rule (a GraphQL query counts as one
+    /// request and as its point cost). `points` must be at most
+    /// [`Limiter::max_points`].
+    pub fn try_acquire_weighted(
+        &mut self,
+        now: Nanos,
+        demand_since: Nanos,
+        cost: u32,
+        points: u32,
+    ) -> Result<Nanos, Nanos> {
         let cost = u128::from(cost.max(1));
+        let points = u128::from(points.max(1));
         let demand_since = demand_since.min(now);
         let paced = self.pace.as_ref().and_then(|p| p.ready(now)).unwrap_or(0);
         // Check every rule before charging any, so a refusal leaves all untouched.
-        let ready = self.rules.iter().map(|r| r.ready(now, cost)).max().unwrap_or(0).max(paced);
+        let weighted = || {
+            let requests = self.rules.iter().map(move |r| (r, cost));
+            requests.chain(self.points.iter().map(move |r| (r, points)))
+        };
+        let ready = weighted().map(|(r, c)| r.ready(now, c)).max().unwrap_or(0).max(paced);
         if ready > now {
             return Err(ready);
         }
-        let floor = self.rules.iter().map(|r| r.ready_floor(now, cost)).max().unwrap_or(0);
+        let floor = weighted().map(|(r, c)| r.ready_floor(now, c)).max().unwrap_or(0);
         let floor = floor.max(paced).max(demand_since);
         for rule in &mut self.rules {
             rule.charge(floor, cost);
+        }
+        for rule in &mut self.points {
+            rule.charge(floor, points);
         }
         let credited = ready.max(demand_since);
         if let Some(pace) = self.pace.as_mut() {
@@ -280,6 +330,41 @@ impl Limiter {
             pace.last = Some(to_nanos(u128::from(credited) + pace.interval * (cost - 1)));
         }
         Ok(credited)
+    }
+
+    /// Corrects a send that was charged `charged` points once the server has said what
+    /// it really cost (`actual`), at `now`: the difference is given back to every
+    /// point rule (never filling one past its capacity), or, when the send cost more,
+    /// taken as well (the bucket may then owe points, and the next sends wait).
+    pub fn correct_points(&mut self, now: Nanos, charged: u32, actual: u64) {
+        for rule in &mut self.points {
+            rule.correct(now, u128::from(charged), u128::from(actual));
+        }
+    }
+
+    /// Lowers every point rule to at most `available` points at `now` (a server that
+    /// reports fewer left than the rule holds counted sends this client did not see);
+    /// never raises one.
+    pub fn hold_points_at_most(&mut self, now: Nanos, available: u64) {
+        for rule in &mut self.points {
+            rule.hold_at_most(now, available);
+        }
+    }
+
+    /// The largest point cost a send may have (`u32::MAX` without a point rule).
+    pub fn max_points(&self) -> u32 {
+        let max = self.points.iter().map(|r| r.burst).min().unwrap_or(u128::MAX);
+        u32::try_from(max).unwrap_or(u32::MAX)
+    }
+
+    /// Whole points available at `now` in the tightest point rule (`u64::MAX` without one).
+    pub fn points_available(&self, now: Nanos) -> u64 {
+        self.points.iter().map(|rule| rule.tokens(now)).min().unwrap_or(u64::MAX)
+    }
+
+    /// True when the limiter has a rule counted in points.
+    pub fn has_points(&self) -> bool {
+        !self.points.is_empty()
     }
 
     /// Reports that the attempt of one send granted by `try_acquire` completed at
@@ -342,9 +427,9 @@ impl Limiter {
         self.rules.first().map(|r| u32::try_from(r.max).unwrap_or(u32::MAX))
     }
 
-    /// True when there is no rule.
+    /// True when there is no rule, of requests or of points.
     pub fn is_unlimited(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() && self.points.is_empty()
     }
 }
 
@@ -387,6 +472,73 @@ mod tests {
         // one: 9 more take 5.2 s, although the first rule is full long before.
         assert_eq!(l.try_acquire_cost(SEC, SEC, 9), Err(5400 * MS));
         assert_eq!(l.try_acquire_cost(5400 * MS, SEC, 9), Ok(5400 * MS));
+    }
+
+    #[test]
+    fn a_query_takes_one_request_and_its_points() {
+        // 10 requests/s beside a 1000-point bucket refilled at 50 points/s.
+        let mut l = Limiter::with_cost_limits(
+            &[rule(10, SEC, 10, false)],
+            &[rule(1000, 20 * SEC, 1000, false)],
+        );
+        assert_eq!(l.max_cost(), 10);
+        assert_eq!(l.max_points(), 1000);
+        assert_eq!(l.try_acquire_weighted(0, 0, 1, 600), Ok(0));
+        assert_eq!(l.tokens_available(0), 9, "one request");
+        assert_eq!(l.points_available(0), 400);
+        // 500 points wait for 100 more: 2 s at 50/s; nothing is charged meanwhile.
+        assert_eq!(l.try_acquire_weighted(0, 0, 1, 500), Err(2 * SEC));
+        assert_eq!(l.tokens_available(0), 9);
+        assert_eq!(l.try_acquire_weighted(2 * SEC, 2 * SEC, 1, 500), Ok(2 * SEC));
+        assert_eq!(l.points_available(2 * SEC), 0);
+        // A plain request with no point rule's say takes its cost from both kinds.
+        let mut plain = Limiter::with_cost_limits(&[], &[rule(10, SEC, 10, false)]);
+        assert_eq!(plain.try_acquire_cost(0, 0, 4), Ok(0));
+        assert_eq!(plain.points_available(0), 6);
+        assert!(!plain.is_unlimited());
+    }
+
+    #[test]
+    fn the_servers_actual_cost_refunds_or_charges_the_difference() {
+        let mut l = Limiter::with_cost_limits(&[], &[rule(1000, 20 * SEC, 1000, false)]);
+        assert_eq!(l.try_acquire_weighted(0, 0, 1, 300), Ok(0));
+        assert_eq!(l.points_available(0), 700);
+        // The query asked for 300 but cost 120: 180 come back.
+        l.correct_points(10 * MS, 300, 120);
+        assert_eq!(l.points_available(10 * MS), 880);
+        // A refund never fills the bucket past its capacity.
+        l.correct_points(4 * SEC, 300, 0);
+        assert_eq!(l.points_available(4 * SEC), 1000);
+        assert_eq!(l.try_acquire_weighted(4 * SEC, 4 * SEC, 1, 1000), Ok(4 * SEC));
+        // A query that cost more than charged takes the rest, and the bucket owes it.
+        l.correct_points(4 * SEC, 1000, 1100);
+        assert_eq!(l.points_available(4 * SEC), 0);
+        assert_eq!(
+            l.try_acquire_weighted(4 * SEC, 4 * SEC, 1, 50),
+            Err(7 * SEC),
+            "100 owed + 50 at 50/s"
+        );
+        // Equal costs change nothing.
+        let before = snapshot(&l);
+        l.correct_points(5 * SEC, 10, 10);
+        assert_eq!(snapshot(&l), before);
+    }
+
+    #[test]
+    fn a_server_with_fewer_points_left_lowers_the_point_bucket() {
+        let mut l = Limiter::with_cost_limits(
+            &[rule(5, SEC, 5, false)],
+            &[rule(1000, 20 * SEC, 1000, false)],
+        );
+        l.hold_points_at_most(0, 250);
+        assert_eq!(l.points_available(0), 250);
+        assert_eq!(l.tokens_available(0), 5, "the request rule is left alone");
+        // Never raised by a server that reports more.
+        l.hold_points_at_most(0, 900);
+        assert_eq!(l.points_available(0), 250);
+        // And it refills from there at its own rate: 50/s.
+        assert_eq!(l.points_available(SEC), 300);
+        assert_eq!(l.try_acquire_weighted(SEC, SEC, 1, 400), Err(3 * SEC));
     }
 
     #[test]

@@ -91,6 +91,12 @@ pub struct MetricsSnapshot {
     /// The primary rate limit in force, in requests per its window (0 without one):
     /// the configured one, or where adaptive limiting or a live change has put it.
     pub rate_limit: u32,
+    /// GraphQL answers that said THROTTLED (each retried like a 429).
+    pub graphql_throttled: u64,
+    /// Points GraphQL servers reported as the actual cost of completed queries.
+    pub graphql_points: u64,
+    /// GraphQL answers carrying an `errors` array (other than THROTTLED).
+    pub graphql_errors: u64,
 }
 
 /// Gauges read from the scheduler's state at snapshot time.
@@ -243,6 +249,9 @@ pub(crate) struct Metrics {
     redirects: AtomicU64,
     worker_panics: AtomicU64,
     retries_refused_by_budget: AtomicU64,
+    graphql_throttled: AtomicU64,
+    graphql_points: AtomicU64,
+    graphql_errors: AtomicU64,
     latencies: Mutex<Option<Histograms>>,
 }
 
@@ -287,6 +296,17 @@ impl Metrics {
 
     pub fn worker_panic(&self) {
         self.worker_panics.fetch_add(1, Relaxed);
+    }
+
+    /// A GraphQL answer: its actual cost in points, whether it was THROTTLED, whether
+    /// it carried other errors.
+    pub fn graphql(&self, points: u64, throttled: bool, errors: bool) {
+        self.graphql_points.fetch_add(points, Relaxed);
+        if throttled {
+            self.graphql_throttled.fetch_add(1, Relaxed);
+        } else if errors {
+            self.graphql_errors.fetch_add(1, Relaxed);
+        }
     }
 
     fn with_histograms(&self, f: impl FnOnce(&mut Histograms)) {
@@ -379,6 +399,9 @@ impl Metrics {
             server_pauses_capped: self.server_pauses_capped.load(Relaxed),
             redirects: self.redirects.load(Relaxed),
             worker_panics: self.worker_panics.load(Relaxed),
+            graphql_throttled: self.graphql_throttled.load(Relaxed),
+            graphql_points: self.graphql_points.load(Relaxed),
+            graphql_errors: self.graphql_errors.load(Relaxed),
             retries_refused_by_budget: self.retries_refused_by_budget.load(Relaxed),
             rate_limit: g.rate_limit,
         }
@@ -455,6 +478,16 @@ pub(crate) fn prometheus_text(
         "worker_panics",
         "Attempts that panicked inside rlc (a bug; completed as RLC_E_PANIC)",
         ConstCounter::new(m.worker_panics),
+    );
+    r.register(
+        "graphql_throttled",
+        "GraphQL answers that said THROTTLED",
+        ConstCounter::new(m.graphql_throttled),
+    );
+    r.register(
+        "graphql_points",
+        "Points GraphQL servers reported as the actual cost of queries",
+        ConstCounter::new(m.graphql_points),
     );
     r.register(
         "breaker_transitions",

@@ -21,6 +21,9 @@ pub struct Request {
     pub(crate) max_retries: Option<u32>,
     /// Tokens this request takes from every rate limit.
     pub(crate) cost: u32,
+    /// For a GraphQL request, the points it takes from the cost limits (it then
+    /// counts as one request against the others); `None` for plain HTTP.
+    pub(crate) points: Option<u32>,
 }
 
 /// The longest path or URL accepted: servers refuse far shorter ones, and a target
@@ -60,6 +63,7 @@ impl Request {
             retry_unsafe: false,
             max_retries: None,
             cost: 1,
+            points: None,
         })
     }
 
@@ -120,13 +124,23 @@ impl Request {
 
     /// How many tokens this request takes from every rate limit (1 by default): a
     /// batch call that the API counts as ten costs 10. At least 1, and at most the
-    /// smallest burst of the client's limits (checked at submit).
+    /// smallest burst of the client's limits (checked at submit). For a GraphQL
+    /// request ([`Request::graphql`]) it is the query's cost in points instead,
+    /// replacing the estimate, and the request counts as one against request limits.
     pub fn cost(&mut self, tokens: u32) -> Result<&mut Self> {
         if tokens == 0 {
             return Err(Error::invalid("cost must be at least 1"));
         }
-        self.cost = tokens;
+        match self.points.as_mut() {
+            Some(points) => *points = tokens,
+            None => self.cost = tokens,
+        }
         Ok(self)
+    }
+
+    /// What this request takes: tokens from request limits and points from cost limits.
+    pub(crate) fn weights(&self) -> (u32, u32) {
+        (self.cost, self.points.unwrap_or(self.cost))
     }
 
     /// The method, upper-cased.

@@ -11,6 +11,8 @@ pub struct Response {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     pub(crate) attempts: u32,
+    /// What a GraphQL server reported, read by the worker for a GraphQL request.
+    pub(crate) graphql: Option<Box<crate::graphql::Report>>,
 }
 
 impl Response {
@@ -39,6 +41,17 @@ impl Response {
     /// Takes the body out, leaving it empty.
     pub fn take_body(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.body)
+    }
+
+    /// The `errors` array of a GraphQL response, as JSON text; `None` when the
+    /// request was not a GraphQL request or the response carries no errors.
+    pub fn graphql_errors(&self) -> Option<&str> {
+        self.graphql.as_ref().and_then(|r| r.errors.as_deref())
+    }
+
+    /// What the GraphQL server reported about the query's cost and its budget.
+    pub fn graphql_report(&self) -> Option<&crate::graphql::Report> {
+        self.graphql.as_deref()
     }
 
     /// How many attempts it took (1 when the first one answered).

@@ -55,6 +55,8 @@ pub(crate) struct Job {
     pub hop_pending: bool,
     /// The tokens the attempt in flight took, given back to the limiter when it ends.
     pub charged: u32,
+    /// The points it took from the cost limits, corrected by the server's report.
+    pub charged_points: u32,
 }
 
 /// The state of a request that has followed redirects.
@@ -176,7 +178,7 @@ impl Core {
             delayed: DelayQueue::default(),
             deadlines: BinaryHeap::new(),
             table: FxHashMap::default(),
-            limiter: Limiter::new(&config.rate_limits),
+            limiter: Limiter::with_cost_limits(&config.rate_limits, &config.cost_limits),
             breaker: CircuitBreaker::new(config.breaker),
             retry_budget: RetryBudget::new(config.retry_budget.0, config.retry_budget.1),
             adaptive: config
@@ -270,6 +272,10 @@ struct Feedback {
 
 impl Feedback {
     fn read(response: &Response, wall: SystemTime) -> Feedback {
+        // A GraphQL THROTTLED answer (HTTP 200) is a throttle like a 429, and its retry
+        // waits for the points the server needs to restore.
+        let graphql = response.graphql.as_deref().filter(|r| r.throttled);
+        let graphql_wait = graphql.and_then(|r| r.refill_time());
         // Most responses carry none of these headers: one pass over the names (already
         // lower case) spares the look-ups by name that would find nothing.
         let speaks_of_limits = response.headers.keys().any(|name| {
@@ -282,8 +288,8 @@ impl Feedback {
             return Feedback {
                 quotas: Vec::new(),
                 pause: None,
-                retry_after: None,
-                throttled: response.status == 429,
+                retry_after: graphql_wait,
+                throttled: response.status == 429 || graphql.is_some(),
             };
         }
         let header = |name: &str| response.header(name).map(str::to_owned);
@@ -291,8 +297,10 @@ impl Feedback {
         let pause = pause_from(response.status, &header, &quotas, wall);
         let retry_after = response.header("retry-after");
         Feedback {
-            throttled: response.status == 429 || response.status == 503 && retry_after.is_some(),
-            retry_after: retry_after.and_then(|v| parse_retry_after(v, wall)),
+            throttled: response.status == 429
+                || response.status == 503 && retry_after.is_some()
+                || graphql.is_some(),
+            retry_after: retry_after.and_then(|v| parse_retry_after(v, wall)).or(graphql_wait),
             quotas,
             pause,
         }
@@ -404,6 +412,13 @@ impl Shared {
             ));
             return Err((err, callback));
         }
+        if let Some(points) = request.points.filter(|&p| p > core.limiter.max_points()) {
+            let max = core.limiter.max_points();
+            let err = Error::invalid(format!(
+                "the GraphQL query costs {points} points, more than the cost limit ever holds ({max})"
+            ));
+            return Err((err, callback));
+        }
         if core.queued >= self.config.max_queue_size {
             self.metrics.queue_full();
             self.emit(|| Event::Dropped { id: None, reason: ErrorKind::QueueFull });
@@ -431,6 +446,7 @@ impl Shared {
             redirected: None,
             hop_pending: false,
             charged: 0,
+            charged_points: 0,
         };
         // The scheduler needs waking when it may be idle (nothing was ready and a
         // worker is free), or when this deadline comes before it would wake by itself:
@@ -603,8 +619,11 @@ impl Shared {
                 return Err(Wait::Until(core.paused_until));
             }
             let demand = *core.demand_since.get_or_insert(now);
-            let cost = self.charged_cost(core, head.id);
-            let credited = core.limiter.try_acquire_cost(now, demand, cost).map_err(Wait::Until)?;
+            let (cost, points) = self.charged_cost(core, head.id);
+            let credited = core
+                .limiter
+                .try_acquire_weighted(now, demand, cost, points)
+                .map_err(Wait::Until)?;
             core.demand_since = Some(credited);
             core.ready.pop();
             let before = core.breaker.stored_state();
@@ -625,19 +644,51 @@ impl Shared {
             job.probe = probe;
             job.sent_at = now;
             job.charged = cost;
+            job.charged_points = points;
             return Ok(job);
         }
     }
 
-    /// The tokens queued request `id` takes: its cost, but never more than the limits
-    /// can hold (a live limit change may have lowered a burst below it, and it must
-    /// not wait for ever). No look-up at all when nothing is limited.
-    fn charged_cost(&self, core: &Core, id: u64) -> u32 {
+    /// The tokens and points queued request `id` takes: its weights, but never more
+    /// than the limits can hold (a live limit change may have lowered a burst below
+    /// them, and it must not wait for ever). No look-up at all when nothing is limited.
+    fn charged_cost(&self, core: &Core, id: u64) -> (u32, u32) {
         if core.limiter.is_unlimited() {
-            return 1;
+            return (1, 1);
         }
-        let cost = core.table.get(&id).and_then(|e| e.job.as_ref()).map_or(1, |j| j.request.cost);
-        cost.min(core.limiter.max_cost())
+        let job = core.table.get(&id).and_then(|e| e.job.as_ref());
+        let (cost, points) = job.map_or((1, 1), |j| j.request.weights());
+        (cost.min(core.limiter.max_cost()), points.min(core.limiter.max_points()))
+    }
+
+    /// Applies what a GraphQL server reported about the query that just ended: the
+    /// charge corrected to its actual cost (all of it back when it was throttled and
+    /// did not run), the point bucket lowered to what the server says is left, and a
+    /// throttled answer without a cost limit pausing the client until the server has
+    /// refilled the points it asked for. Returns whether it was throttled.
+    fn graphql_feedback(
+        &self,
+        core: &mut Core,
+        now: Nanos,
+        job: &Job,
+        report: &crate::graphql::Report,
+    ) -> bool {
+        let actual = if report.throttled { Some(0) } else { report.actual };
+        if let Some(actual) = actual {
+            core.limiter.correct_points(now, job.charged_points, actual);
+        }
+        if let Some(available) = report.available {
+            core.limiter.hold_points_at_most(now, available);
+        }
+        if report.throttled && !core.limiter.has_points() {
+            if let Some(wait) = report.refill_time() {
+                let pause = self.capped_pause(wait);
+                core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
+                self.metrics.server_pause();
+            }
+        }
+        self.metrics.graphql(report.actual.unwrap_or(0), report.throttled, report.errors.is_some());
+        report.throttled
     }
 
     fn expire_deadlines(&self, core: &mut Core, now: Nanos) {
@@ -734,6 +785,10 @@ impl Shared {
         }
         self.emit_breaker_change(before, &core);
         let mut retry_after = None;
+        let mut graphql_throttled = false;
+        if let Some(report) = attempt.as_ref().ok().and_then(|r| r.graphql.as_deref()) {
+            graphql_throttled = self.graphql_feedback(&mut core, now, &job, report);
+        }
         if let (Ok(response), Some(feedback)) = (&attempt, feedback) {
             self.apply_feedback(&mut core, now, response.status, &feedback);
             retry_after = feedback.retry_after;
@@ -758,9 +813,10 @@ impl Shared {
         };
         let policy = &self.config.retry;
         let max_retries = job.request.max_retries.unwrap_or(policy.max_retries);
+        // A THROTTLED query did not run, so even a mutation may go again.
         let mut wants_retry = live
-            && is_retryable(&attempt, &self.config.retry_statuses)
-            && job.request.may_retry()
+            && (is_retryable(&attempt, &self.config.retry_statuses) && job.request.may_retry()
+                || graphql_throttled)
             && job.attempts <= max_retries;
         if wants_retry && !core.retry_budget.try_retry(now) {
             self.metrics.retry_budget_exhausted();

@@ -122,7 +122,10 @@ fn perform(shared: &Shared, job: &Job) -> (Attempt, bool) {
         builder.body(request.body.as_slice()).map(|r| run(agent, r, timeout))
     };
     match sent {
-        Ok(Ok(response)) => (read_response(response, config.max_response_bytes), true),
+        Ok(Ok(response)) => {
+            let graphql = request.points.is_some();
+            (read_response(response, config.max_response_bytes, graphql), true)
+        }
         Ok(Err(e)) => (Err(classify_ureq_error(e, true)), true),
         Err(e) => (Err(Error::invalid(format!("request could not be built: {e}"))), false),
     }
@@ -143,9 +146,13 @@ fn run<S: ureq::AsSendBody>(
     }
 }
 
-fn read_response(response: http::Response<ureq::Body>, cap: u64) -> Attempt {
+/// Reads the response; for a GraphQL request, also what the server reported about
+/// the query's cost (parsed here, on the worker, never under the scheduler's lock).
+fn read_response(response: http::Response<ureq::Body>, cap: u64, graphql: bool) -> Attempt {
     let (parts, mut body) = response.into_parts();
     let body =
         body.with_config().limit(cap).read_to_vec().map_err(|e| classify_ureq_error(e, false))?;
-    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body, attempts: 0 })
+    let graphql = if graphql { crate::graphql::read(&body).map(Box::new) } else { None };
+    let status = parts.status.as_u16();
+    Ok(Response { status, headers: parts.headers, body, attempts: 0, graphql })
 }

@@ -85,6 +85,17 @@ fn c_resilience() {
     run_c_with("resilience", &[malformed.url(), truncated.url()]);
 }
 
+#[test]
+fn c_graphql() {
+    let endpoint = mock_api::graphql::CostServer::start(mock_api::graphql::CostModel {
+        maximum: 1000.0,
+        restore_rate: 50.0,
+        catalog: 30,
+        latency: std::time::Duration::ZERO,
+    });
+    run_c_with("graphql", &[endpoint.url()]);
+}
+
 /// A new `tests/c/*.c` program needs its own `#[test]` above; this catches one that
 /// would otherwise never run.
 #[test]
@@ -92,6 +103,6 @@ fn every_c_program_has_a_test() {
     native::assert_all_programs_run(
         "c",
         "c",
-        &["bad_input", "basic", "hardening", "resilience", "scheduling"],
+        &["bad_input", "basic", "graphql", "hardening", "resilience", "scheduling"],
     );
 }

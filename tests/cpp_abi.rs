@@ -80,6 +80,19 @@ fn cpp_client() {
     );
 }
 
+/// GraphQL through the wrapper, against mock-api's Shopify-cost-model endpoint.
+#[test]
+fn cpp_graphql() {
+    let endpoint = mock_api::graphql::CostServer::start(mock_api::graphql::CostModel {
+        maximum: 1000.0,
+        restore_rate: 50.0,
+        catalog: 30,
+        latency: std::time::Duration::ZERO,
+    });
+    let _one_at_a_time = serialized();
+    run_program(SUITE, &compile("graphql_test"), &[endpoint.url()]);
+}
+
 /// Users compile with more warnings than the tests do: the header alone must stay
 /// clean under the pickiest common ones.
 #[test]
@@ -108,7 +121,7 @@ fn cpp_header_compiles_with_strict_warnings() {
 /// that would otherwise never run.
 #[test]
 fn every_cpp_program_has_a_test() {
-    native::assert_all_programs_run("cpp", "cpp", &["client_test", "json_test"]);
+    native::assert_all_programs_run("cpp", "cpp", &["client_test", "graphql_test", "json_test"]);
 }
 
 /// The JSON helpers of rlc.hpp, compiled with Debian's nlohmann-json3-dev (which

@@ -88,6 +88,7 @@ enum class Result : int {
     InvalidState = RLC_E_INVALID_STATE,
     Panic = RLC_E_PANIC,
     Redirect = RLC_E_REDIRECT,
+    Graphql = RLC_E_GRAPHQL,
 };
 
 using RequestId = rlc_request_id;
@@ -174,6 +175,7 @@ public:
         r.status_ = rlc_response_status(resp);
         r.attempts_ = rlc_response_attempts(resp);
         if (const char *msg = rlc_response_error_message(resp)) r.error_message_ = msg;
+        if (const char *errors = rlc_response_graphql_errors(resp)) r.graphql_errors_ = errors;
         std::size_t len = 0;
         if (const std::uint8_t *body = rlc_response_body(resp, &len)) {
             r.body_.assign(body, body + len);
@@ -209,6 +211,9 @@ public:
         }
         return std::nullopt;
     }
+    /// A GraphQL answer's `errors` array as JSON text; nullopt for other requests or
+    /// when it had none.
+    const std::optional<std::string> &graphql_errors() const noexcept { return graphql_errors_; }
     /// The body's bytes (any bytes, NULs included).
     const std::vector<std::uint8_t> &body() const noexcept { return body_; }
     /// The same bytes as a string.
@@ -224,6 +229,7 @@ private:
     std::uint16_t status_ = 0;
     std::uint32_t attempts_ = 0;
     std::string error_message_;
+    std::optional<std::string> graphql_errors_;
     Headers headers_;
     std::vector<std::uint8_t> body_;
 };
@@ -436,6 +442,19 @@ public:
         return std::move(callbacks_on_workers(on));
     }
 
+    // GraphQL (issue 17).
+
+    /// Adds a limit counted in points (a GraphQL API's cost budget): a bucket of
+    /// `points` refilled at `points` per `window` (Shopify's 1,000 restored at 50/s is
+    /// cost_limit(1000, 20s)). Client::graphql takes each query's cost from it and
+    /// corrects the charge from the server's report.
+    Config &cost_limit(std::uint32_t points, std::chrono::milliseconds window) & {
+        return ok(rlc_config_set_cost_limit(cfg_, points, detail::millis(window)));
+    }
+    Config &&cost_limit(std::uint32_t points, std::chrono::milliseconds window) && {
+        return std::move(cost_limit(points, window));
+    }
+
     /// The event handler set with on_event, shared with the clients made since.
     const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }
 
@@ -543,6 +562,28 @@ public:
     Request &&cost(std::uint32_t tokens) && { return std::move(cost(tokens)); }
     Request &&max_retries(std::uint32_t n) && { return std::move(max_retries(n)); }
 
+    /// A GraphQL request (rlc_graphql_request_new): a POST of {query, variables,
+    /// operationName} to `path_or_url`. `variables_json` ("" for none) must be a JSON
+    /// object; `operation_name` ("" for none) picks one of several operations. Throws
+    /// Error Graphql for a query that does not parse. cost() then sets its points
+    /// (GitHub's estimate otherwise).
+    static Request graphql(const std::string &path_or_url, const std::string &query,
+                           const std::string &variables_json = "",
+                           const std::string &operation_name = "") {
+        rlc_request *req = nullptr;
+        detail::check(rlc_graphql_request_new(
+            path_or_url.c_str(), query.c_str(),
+            variables_json.empty() ? nullptr : variables_json.c_str(),
+            operation_name.empty() ? nullptr : operation_name.c_str(), &req));
+        return Request(req);
+    }
+    /// The points a GraphQL request takes from the cost limits.
+    std::uint32_t graphql_points() const {
+        std::uint32_t points = 0;
+        detail::check(rlc_graphql_request_points(req_, &points));
+        return points;
+    }
+
     /// The C handle, still owned by this Request (NULL once moved from or handed on).
     rlc_request *get() const noexcept { return req_; }
     /// Gives the C handle up: the caller owns it now. A JSON body's Content-Type is
@@ -558,6 +599,8 @@ public:
     }
 
 private:
+    explicit Request(rlc_request *owned) noexcept : req_(owned) {}
+
     Request &ok(rlc_result rc) {
         detail::check(rc);
         return *this;
@@ -570,6 +613,37 @@ private:
 
 /// What a request's callback gets: the response (or why none came), and its result.
 using Callback = std::function<void(Response, Result)>;
+
+/// A GraphQL answer with errors (or not a GraphQL answer at all: then errors() is
+/// "[]"): the server's `errors` array as JSON text, and the whole response.
+class GraphQLError : public std::runtime_error {
+public:
+    GraphQLError(std::string errors, Response response)
+        : std::runtime_error("GraphQL errors: " + errors), errors_(std::move(errors)),
+          response_(std::move(response)) {}
+    /// The `errors` array as JSON text.
+    const std::string &errors() const noexcept { return errors_; }
+    const Response &response() const noexcept { return response_; }
+#if RLC_HAS_JSON
+    /// The `errors` array parsed.
+    nlohmann::json errors_json() const { return nlohmann::json::parse(errors_); }
+#endif
+
+private:
+    std::string errors_;
+    Response response_;
+};
+
+/// Options of Client::graphql.
+struct GraphQLOptions {
+    /// Which operation of the document runs ("" when it holds one).
+    std::string operation_name;
+    /// Its cost in points (0: GitHub's estimate from the query).
+    std::uint32_t cost = 0;
+    /// Where the endpoint is: a path joined to the base URL, or a URL.
+    std::string path = "/graphql";
+    std::int32_t priority = 0;
+};
 
 } // namespace rlc
 
@@ -676,6 +750,32 @@ public:
         std::unique_ptr<rlc_response, void (*)(rlc_response *)> owned(out, rlc_response_free);
         return Response::copy_of(0, Result::Ok, owned.get());
     }
+
+    /// Runs a GraphQL operation and waits for it: the answer's Response when it has
+    /// no errors (the `data` is in its body); throws GraphQLError carrying the errors
+    /// when it has any (or is no 2xx), Error Graphql at once for a query that does not
+    /// parse, Error for a refusal or when no answer came. THROTTLED answers are
+    /// retried, never returned.
+    Response graphql(const std::string &query, const std::string &variables_json = "",
+                     const GraphQLOptions &options = {}) {
+        Request request =
+            Request::graphql(options.path, query, variables_json, options.operation_name);
+        if (options.cost != 0) request.cost(options.cost);
+        Response response = send(std::move(request), options.priority);
+        if (response.graphql_errors() || response.status() < 200 || response.status() > 299) {
+            std::string errors = response.graphql_errors().value_or("[]");
+            throw GraphQLError(std::move(errors), std::move(response));
+        }
+        return response;
+    }
+#if RLC_HAS_JSON
+    /// graphql() with the variables as JSON, returning the answer's `data`.
+    nlohmann::json graphql_data(const std::string &query, const nlohmann::json &variables,
+                                const GraphQLOptions &options = {}) {
+        const std::string vars = variables.is_null() ? std::string() : variables.dump();
+        return graphql(query, vars, options).json().at("data");
+    }
+#endif
 
     /// Cancels request `id`: it completes with Result::Cancelled (at once when
     /// queued; when its attempt ends when in flight). False when it is already done,

@@ -107,6 +107,9 @@ type Config struct {
 	// or refused while queued, shut down) and events still come on the completion
 	// thread. Do and Transport are unaffected in what they return.
 	CallbacksOnWorkers bool
+	// CostLimits are limits counted in points (a GraphQL API's cost budget), taken
+	// by Client.GraphQL.
+	CostLimits []CostLimit
 }
 
 // RateLimit is at most Max requests per Window.
@@ -430,7 +433,10 @@ func (cfg *Config) applyHardening(c *C.rlc_config) error {
 			return err
 		}
 	}
-	return cfg.applyLimits(c)
+	if err := cfg.applyLimits(c); err != nil {
+		return err
+	}
+	return cfg.applyGraphQL(c)
 }
 
 // safeName quotes a header name for an error message, unless it holds characters

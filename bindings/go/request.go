@@ -48,6 +48,9 @@ type Request struct {
 	// client's Retry.MaxRetries (0: never). The client's RetryBudget still applies.
 	MaxRetries *int
 
+	// graphql, for a request of Client.GraphQL, is what the library builds it from.
+	graphql *graphqlOp
+
 	// json is the value JSONBody gave, encoded at submit; hasJSON tells a nil
 	// value (sent as "null") from none.
 	json    any
@@ -101,6 +104,9 @@ func (r *Request) body() ([]byte, error) {
 // build makes an rlc_request from r. The caller owns the result (rlc_submit takes
 // it) and holds the OS thread locked.
 func (r *Request) build() (*C.rlc_request, error) {
+	if r.graphql != nil {
+		return r.buildGraphQL()
+	}
 	method := r.Method
 	if method == "" {
 		method = http.MethodGet

@@ -23,6 +23,9 @@ type Response struct {
 	Body []byte
 	// Attempts is how many attempts it took (1 when the first one answered).
 	Attempts int
+	// GraphQLErrors is a GraphQL answer's "errors" array as JSON; nil for other
+	// requests or when it had none.
+	GraphQLErrors json.RawMessage
 }
 
 // DecodeJSON decodes the body, as JSON, into out (a pointer), with
@@ -59,6 +62,9 @@ func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, 
 		return nil, err
 	}
 	r.Body = body
+	if e := C.rlc_response_graphql_errors(resp); e != nil {
+		r.GraphQLErrors = json.RawMessage(C.GoString(e))
+	}
 	count := int(C.rlc_response_header_count(resp))
 	r.Header = make(http.Header, count)
 	for i := 0; i < count; i++ {

@@ -17,7 +17,8 @@ export type RlcErrorCode =
   | 'RLC_E_UNKNOWN_REQUEST'
   | 'RLC_E_INVALID_STATE'
   | 'RLC_E_PANIC'
-  | 'RLC_E_REDIRECT';
+  | 'RLC_E_REDIRECT'
+  | 'RLC_E_GRAPHQL';
 
 /**
  * An error reported by librlc, with the library's message. A request aborted through
@@ -101,6 +102,14 @@ export interface ClientOptions {
    * shows the rate in force.
    */
   adaptive?: boolean;
+  /**
+   * A limit counted in points (a GraphQL API's cost budget): a bucket of `points`
+   * refilled at `points` per `windowMs` (Shopify's 1,000 restored at 50/s is
+   * {points: 1000, windowMs: 20000}; GitHub's is {points: 5000, windowMs: 3600000}).
+   * client.graphql() takes each query's cost from it and corrects the charge from
+   * what the server reports. An array stacks several.
+   */
+  costLimit?: { points: number; windowMs: number } | Array<{ points: number; windowMs: number }>;
 }
 
 export interface RequestOptions {
@@ -144,6 +153,46 @@ export interface Response {
   text(): string;
   /** The body parsed as JSON (throws a SyntaxError when it is not JSON). */
   json<T = any>(): T;
+  /** A GraphQL answer's `errors` array; null for other requests or when it had none. */
+  graphqlErrors: GraphQLErrorEntry[] | null;
+}
+
+/** One entry of a GraphQL answer's `errors`. */
+export interface GraphQLErrorEntry {
+  message: string;
+  locations?: Array<{ line: number; column: number }>;
+  path?: Array<string | number>;
+  extensions?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Options of client.graphql(). */
+export interface GraphQLOptions {
+  /** Which operation of the document runs (required when it holds several). */
+  operationName?: string;
+  /** The query's cost in points; without it, GitHub's rule estimates it from the query. */
+  cost?: number;
+  /** Where the endpoint is: a path joined to baseUrl, or a URL (default '/graphql'). */
+  path?: string;
+  priority?: number;
+  headers?: HeadersInit;
+  timeoutMs?: number;
+  deadlineMs?: number;
+  /** Retry a mutation after a transport failure too (a query always is; THROTTLED always is). */
+  retryNonIdempotent?: boolean;
+  maxRetries?: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A GraphQL answer with errors, or one that was not GraphQL at all (then `errors` is
+ * empty): `errors` as the server sent them, `data` whatever came beside them.
+ */
+export class GraphQLError extends Error {
+  readonly name: 'GraphQLError';
+  readonly errors: GraphQLErrorEntry[];
+  readonly data: unknown;
+  readonly response: Response;
 }
 
 /** fetch's init, plus the request's priority in rlc. */
@@ -192,6 +241,12 @@ export interface Metrics {
   retriesRefusedByBudget: number;
   /** The rate limit in force, in requests per its window (0 without one): where adaptive limiting or setRateLimit put it. */
   rateLimit: number;
+  /** GraphQL answers that said THROTTLED (each retried like a 429). */
+  graphqlThrottled: number;
+  /** Points GraphQL servers reported as the actual cost of completed queries. */
+  graphqlPoints: number;
+  /** GraphQL answers carrying errors other than THROTTLED. */
+  graphqlErrors: number;
 }
 
 /**
@@ -228,6 +283,13 @@ export class Client extends EventEmitter {
   patch(path: string | URL, options?: RequestOptions): Promise<Response>;
   delete(path: string | URL, options?: RequestOptions): Promise<Response>;
   options(path: string | URL, options?: RequestOptions): Promise<Response>;
+  /**
+   * Runs a GraphQL operation and resolves with its `data`. Rejects with a GraphQLError
+   * carrying `errors` when the answer has any, an RlcError when no answer came, and
+   * at once with RlcError RLC_E_GRAPHQL for a query that does not parse. THROTTLED
+   * answers are retried, never seen.
+   */
+  graphql<T = any>(query: string, variables?: Record<string, unknown> | null, options?: GraphQLOptions): Promise<T>;
   metrics(): Metrics;
   /**
    * Changes the rate limit of the running client at once: at most `max` requests per

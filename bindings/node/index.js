@@ -47,6 +47,7 @@ const RESULT_NAMES = [
   'RLC_E_PANIC',
   'RLC_E_REDIRECT',
 ];
+RESULT_NAMES[18] = 'RLC_E_GRAPHQL'; // graphql.js
 
 const RLC_OK = 0;
 const RLC_E_INVALID_ARGUMENT = 1;
@@ -68,7 +69,7 @@ class RlcError extends Error {
 }
 
 function resultName(r) {
-  if (r >= 0 && r < RESULT_NAMES.length) return RESULT_NAMES[r];
+  if (r >= 0 && r < RESULT_NAMES.length && RESULT_NAMES[r]) return RESULT_NAMES[r];
   const lib = native();
   const name = lib.rlc_result_str(r);
   return name || `RLC_E_UNKNOWN_${r}`;
@@ -261,6 +262,7 @@ function native() {
     ...events.declare(so, t),
   };
   Object.assign(lib, limits.declarations(f));
+  Object.assign(lib, graphql.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -438,6 +440,12 @@ const limits = require('./limits')({ check, uint, isObject, knownKeys, describe,
 CLIENT_OPTIONS.push(...limits.CLIENT_OPTIONS);
 REQUEST_OPTIONS.push(...limits.REQUEST_OPTIONS);
 
+// GraphQL (graphql.js): client.graphql(), GraphQLError, costLimit. A request built by
+// it hands request() its own constructor under this key (a symbol: no option name).
+const BUILD = Symbol('rlc.buildRequest');
+const graphql = require('./graphql')({ check, uint, isObject, knownKeys, describe, str, RlcError, lastError, U32_MAX, BUILD });
+CLIENT_OPTIONS.push(...graphql.CLIENT_OPTIONS);
+
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
 const DEFAULT_BREAKER = { threshold: 5, recoveryTimeoutMs: 30_000 };
@@ -558,6 +566,7 @@ function buildConfig(l, options) {
     set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
   limits.configSteps(l, o, set);
+  graphql.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -592,7 +601,9 @@ function readResponse(l, resp) {
     if (k === 'set-cookie') (headers[k] ??= []).push(v);
     else headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
   }
-  return new RlcResponse(status, headers, body, attempts);
+  const response = new RlcResponse(status, headers, body, attempts);
+  response.graphqlErrors = graphql.readErrors(l, resp);
+  return response;
 }
 
 /**
@@ -802,7 +813,7 @@ class Client extends EventEmitter {
     if (state.closed) throw new RlcError('RLC_E_SHUTDOWN', 'the client is closed');
 
     const l = native();
-    const req = l.rlc_request_new(method, target);
+    const req = options[BUILD] ? options[BUILD](l) : l.rlc_request_new(method, target);
     if (!req) {
       const msg = lastError();
       throw new RlcError('RLC_E_INVALID_ARGUMENT', msg || `invalid request ${method} ${target}`);
@@ -943,6 +954,11 @@ class Client extends EventEmitter {
       check(l.rlc_client_metric(state.ptr, metric, value), 'rlc_client_metric');
       out[name] = Number(value[0]);
     });
+    for (const [name, metric] of Object.entries(graphql.METRICS)) {
+      const value = [0];
+      check(l.rlc_client_metric(state.ptr, metric, value), 'rlc_client_metric');
+      out[name] = Number(value[0]);
+    }
     if (m.tokens_available !== undefined && BigInt(m.tokens_available) === 0xffffffffffffffffn) {
       out.tokensAvailable = Infinity; // no rate limit
     }
@@ -999,6 +1015,8 @@ class Client extends EventEmitter {
 }
 
 events.install(Client);
+graphql.install(Client);
+const { GraphQLError } = graphql;
 
 if (Symbol.asyncDispose) {
   Client.prototype[Symbol.asyncDispose] = function () {
@@ -1011,4 +1029,4 @@ function version() {
   return native().rlc_version();
 }
 
-module.exports = { Client, RlcError, version, libraryPath, RESULT_NAMES };
+module.exports = { Client, RlcError, GraphQLError, version, libraryPath, RESULT_NAMES };

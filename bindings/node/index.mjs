@@ -4,5 +4,5 @@
 // hazard: an RlcError from one is instanceof RlcError in the other).
 import rlc from './index.js';
 
-export const { Client, RlcError, version, libraryPath, RESULT_NAMES } = rlc;
+export const { Client, RlcError, GraphQLError, version, libraryPath, RESULT_NAMES } = rlc;
 export default rlc;

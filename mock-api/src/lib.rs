@@ -30,7 +30,8 @@
 //!
 //! The [`raw`] module has TCP servers that misbehave below HTTP, for
 //! transport-error tests; the [`chaos`] module has a server that misbehaves at
-//! random, for soak tests.
+//! random, for soak tests; the [`graphql`] module has a GraphQL endpoint that
+//! charges by Shopify's cost model (a leaky bucket of points, THROTTLED at HTTP 200).
 
 #![warn(missing_docs)]
 
@@ -43,6 +44,7 @@ use axum::Router;
 use tokio::sync::watch;
 
 pub mod chaos;
+pub mod graphql;
 pub mod raw;
 mod routes;
 mod state;

@@ -43,6 +43,9 @@ pub enum rlc_result {
     /// A redirect was refused: a loop, more hops than rlc_config_set_max_redirects
     /// allows, https to http, or an unreadable Location. Never retried.
     RLC_E_REDIRECT,
+    /// A GraphQL request could not be built: the query does not parse, names no
+    /// operation to run (or is a subscription), or the variables are not a JSON object.
+    RLC_E_GRAPHQL = 18,
 }
 
 impl From<ErrorKind> for rlc_result {
@@ -62,6 +65,7 @@ impl From<ErrorKind> for rlc_result {
             ErrorKind::InvalidState => rlc_result::RLC_E_INVALID_STATE,
             ErrorKind::Panic => rlc_result::RLC_E_PANIC,
             ErrorKind::Redirect => rlc_result::RLC_E_REDIRECT,
+            ErrorKind::Graphql => rlc_result::RLC_E_GRAPHQL,
         }
     }
 }
@@ -85,11 +89,12 @@ impl rlc_result {
             rlc_result::RLC_E_INVALID_STATE => "RLC_E_INVALID_STATE\0",
             rlc_result::RLC_E_PANIC => "RLC_E_PANIC\0",
             rlc_result::RLC_E_REDIRECT => "RLC_E_REDIRECT\0",
+            rlc_result::RLC_E_GRAPHQL => "RLC_E_GRAPHQL\0",
         }
     }
 
-    /// Every code, in numbering order (its index is its value).
-    const ALL: [rlc_result; 15] = [
+    /// Every code, in numbering order (numbers may skip: parallel work reserves some).
+    const ALL: [rlc_result; 16] = [
         rlc_result::RLC_OK,
         rlc_result::RLC_E_INVALID_ARGUMENT,
         rlc_result::RLC_E_QUEUE_FULL,
@@ -105,11 +110,12 @@ impl rlc_result {
         rlc_result::RLC_E_INVALID_STATE,
         rlc_result::RLC_E_PANIC,
         rlc_result::RLC_E_REDIRECT,
+        rlc_result::RLC_E_GRAPHQL,
     ];
 
     /// The code numbered `value`, if there is one.
     fn from_value(value: u32) -> Option<rlc_result> {
-        Self::ALL.get(usize::try_from(value).ok()?).copied()
+        Self::ALL.iter().copied().find(|code| *code as u32 == value)
     }
 }
 
@@ -220,11 +226,12 @@ mod tests {
 
     #[test]
     fn every_code_is_named_at_its_own_number() {
-        for (i, code) in rlc_result::ALL.iter().enumerate() {
-            assert_eq!(*code as usize, i);
-            assert_eq!(name_of(i as u32), code.name().trim_end_matches('\0'));
+        for code in rlc_result::ALL {
+            assert_eq!(name_of(code as u32), code.name().trim_end_matches('\0'));
         }
+        assert!(rlc_result::ALL.windows(2).all(|w| (w[0] as u32) < (w[1] as u32)));
         assert_eq!(name_of(14), "RLC_E_REDIRECT");
+        assert_eq!(name_of(18), "RLC_E_GRAPHQL");
     }
 
     #[test]

@@ -206,6 +206,14 @@ pub enum rlc_metric {
     /// where adaptive limiting (`rlc_config_set_adaptive`) or
     /// `rlc_client_set_rate_limit` has put it.
     RLC_METRIC_RATE_LIMIT = 4,
+    /// GraphQL answers that said THROTTLED (HTTP 200 with that error code), each
+    /// retried like a 429.
+    RLC_METRIC_GRAPHQL_THROTTLED = 40,
+    /// Points GraphQL servers reported as the actual cost of completed queries
+    /// (Shopify `actualQueryCost`, GitHub `rateLimit.cost`).
+    RLC_METRIC_GRAPHQL_POINTS = 41,
+    /// GraphQL answers carrying an `errors` array other than THROTTLED.
+    RLC_METRIC_GRAPHQL_ERRORS = 42,
 }
 
 /// Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
@@ -228,6 +236,9 @@ pub extern "C" fn rlc_client_metric(
             2 => m.worker_panics,
             3 => m.retries_refused_by_budget,
             4 => u64::from(m.rate_limit),
+            40 => m.graphql_throttled,
+            41 => m.graphql_points,
+            42 => m.graphql_errors,
             _ => return invalid_argument(&format!("no metric numbered {metric}")),
         };
         // SAFETY: out is non-NULL, and the C caller promises it is writable.

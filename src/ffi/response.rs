@@ -36,6 +36,8 @@ pub(crate) struct Completion {
     header_map: HeaderMap,
     headers: OnceLock<Vec<(CString, CString)>>,
     error_message: CString,
+    /// A GraphQL response's `errors` array as JSON, when it has one.
+    graphql_errors: Option<CString>,
     /// False for the borrowed response of a callback, which `rlc_response_free` refuses.
     caller_owned: bool,
 }
@@ -61,6 +63,7 @@ impl Completion {
         Completion {
             status: response.status(),
             attempts: response.attempts(),
+            graphql_errors: response.graphql_errors().map(c_string),
             body: response.take_body(),
             header_map: std::mem::take(&mut response.headers),
             headers: OnceLock::new(),
@@ -77,6 +80,7 @@ impl Completion {
             header_map: HeaderMap::new(),
             headers: OnceLock::new(),
             error_message: c_string(error.message()),
+            graphql_errors: None,
             caller_owned,
         }
     }
@@ -193,6 +197,18 @@ pub extern "C" fn rlc_response_attempts(resp: *const rlc_response) -> u32 {
 #[no_mangle]
 pub extern "C" fn rlc_response_error_message(resp: *const rlc_response) -> *const c_char {
     ffi_panic_boundary! { try_ref_from_ptr!(resp).error_message.as_ptr() }
+}
+
+/// Returns the `errors` array of a GraphQL response as JSON text (`[{"message": ...},
+/// ...]`), owned by `resp` and valid as long as it is; NULL when the request was not
+/// made with `rlc_graphql_request_new`, the answer carries no errors (or is not
+/// JSON), or `resp` is NULL. A response with errors still completes with RLC_OK: the
+/// caller (or a binding) decides whether they are fatal; `data` is in the body.
+#[no_mangle]
+pub extern "C" fn rlc_response_graphql_errors(resp: *const rlc_response) -> *const c_char {
+    ffi_panic_boundary! {
+        try_ref_from_ptr!(resp).graphql_errors.as_ref().map_or(std::ptr::null(), |e| e.as_ptr())
+    }
 }
 
 /// Frees a response returned by `rlc_send`; `resp` and every pointer it handed out

@@ -12,6 +12,7 @@ RLC_LIBRARY_PATH, then the system loader's path.
 """
 
 from ._events import Event, EventKind
+from ._graphql import CostLimit, GraphQLError
 from ._native import LibraryNotFoundError
 from .client import AsyncClient, Client, library_path, version
 from .compat import RateLimitConfig, RateLimitedAPIClient, RetryConfig
@@ -23,6 +24,7 @@ from .errors import (
     ConnectError,
     HTTPStatusError,
     InvalidArgumentError,
+    InvalidQueryError,
     InvalidStateError,
     PanicError,
     QueueFullError,
@@ -48,11 +50,14 @@ __all__ = [
     "Client",
     "Config",
     "ConnectError",
+    "CostLimit",
     "Event",
     "EventKind",
+    "GraphQLError",
     "HTTPStatusError",
     "Headers",
     "InvalidArgumentError",
+    "InvalidQueryError",
     "InvalidStateError",
     "LibraryNotFoundError",
     "Metrics",

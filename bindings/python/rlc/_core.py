@@ -34,7 +34,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional, Union
 
-from . import _native
+from . import _graphql, _native
 from ._events import EventHook, EventSink
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
@@ -63,7 +63,7 @@ class Prepared:
     """A request's arguments, checked and encoded, before anything native exists."""
 
     __slots__ = ("method", "target", "method_b", "target_b", "headers", "body", "timeout_ms",
-                 "deadline_ms", "retry_non_idempotent", "priority", "cost", "max_retries")
+                 "deadline_ms", "retry_non_idempotent", "priority", "cost", "max_retries", "graphql")
 
     def __init__(
         self,
@@ -79,7 +79,10 @@ class Prepared:
         retry_non_idempotent: Optional[bool],
         cost: Optional[int] = None,
         max_retries: Optional[int] = None,
+        graphql: Optional[tuple[bytes, Optional[bytes], Optional[bytes]]] = None,
     ) -> None:
+        #: For client.graphql(): the query, variables and operation name librlc builds from.
+        self.graphql = graphql
         self.method = method
         self.target = url
         self.method_b = check_str(method, "method")
@@ -192,7 +195,11 @@ class NativeClient:
         """Queues `req`; `deliver` is called exactly once, on the completion thread,
         if and only if this returns (its request id). Raises otherwise."""
         lib = self._lib
-        handle: Optional[int] = lib.rlc_request_new(req.method_b, req.target_b)
+        handle: Optional[int] = (
+            lib.rlc_request_new(req.method_b, req.target_b)
+            if req.graphql is None
+            else _graphql.new_request(lib, req.target_b, req.graphql)
+        )
         if not handle:
             detail = lib.last_error()
             raise make_error(_native.RLC_E_INVALID_ARGUMENT, detail or f"invalid request {req.method} {req.target}")
@@ -285,7 +292,13 @@ class NativeClient:
             attempts=attempts,
             method=entry.method,
             url=entry.url,
+            graphql_errors=_graphql.read_errors(lib, resp),
         )
+
+    def graphql_metrics(self) -> dict[str, int]:
+        with self._use_lock:
+            self._check_open()
+            return _graphql.metrics(self._lib, self._ptr)
 
     def set_rate_limit(self, max_requests: int, per: float) -> None:
         args = rate_limit_args(max_requests, per)

@@ -140,6 +140,10 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_request_set_cost": (_R, [_P, _U32]),
     "rlc_request_set_max_retries": (_R, [_P, _U32]),
     "rlc_client_set_rate_limit": (_R, [_P, _U32, _U64]),
+    # GraphQL (rlc._graphql)
+    "rlc_graphql_request_new": (_R, [_S, _S, _S, _S, ctypes.POINTER(_P)]),
+    "rlc_config_set_cost_limit": (_R, [_P, _U32, _U64]),
+    "rlc_response_graphql_errors": (_S, [_P]),
 }
 
 LIBRARY_ENV = "RLC_LIBRARY_PATH"

@@ -7,9 +7,10 @@ import concurrent.futures
 import dataclasses
 import functools
 import threading
+from collections.abc import Mapping
 from typing import Any, Callable, Coroutine, Optional
 
-from . import _native
+from . import _graphql, _native
 from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
 from ._events import AsyncSink, blocking_sink, check_on_event
 from .config import Config
@@ -124,12 +125,15 @@ class AsyncClient:
         burst raises InvalidArgumentError). max_retries: its own retry count instead
         of the client's (0: never).
         """
-        loop = asyncio.get_running_loop()
         prepared = Prepared(
             method, url, priority=priority, headers=headers, content=content, json=json,
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
             cost=cost, max_retries=max_retries,
         )
+        return await self._send(prepared)
+
+    async def _send(self, prepared: Prepared) -> Response:
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[Response] = loop.create_future()
         inbox = self._inbox(loop)
         if self._events is not None:
@@ -163,6 +167,36 @@ class AsyncClient:
 
     def options(self, url: str, **kwargs: Any) -> Coroutine[Any, Any, Response]:
         return self.request("OPTIONS", url, **kwargs)
+
+    async def graphql(
+        self,
+        query: str,
+        variables: Optional[Mapping[str, Any]] = None,
+        *,
+        operation_name: Optional[str] = None,
+        cost: Optional[int] = None,
+        path: str = "/graphql",
+        priority: int = 0,
+        headers: HeadersArg = None,
+        timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
+        retry_non_idempotent: Optional[bool] = None,
+        max_retries: Optional[int] = None,
+    ) -> Any:
+        """Runs a GraphQL operation (a POST of {query, variables, operationName} to
+        `path`) and returns its `data`. Raises GraphQLError carrying `errors` when the
+        answer has any, an RlcError when no answer came, and InvalidQueryError at once
+        for a query that does not parse. cost: its points (default: GitHub's estimate).
+        THROTTLED answers are retried, never seen."""
+        prepared = _graphql_request(query, variables, operation_name, cost, path, priority, headers,
+                                    timeout, deadline, retry_non_idempotent, max_retries)
+        response = await self._send(prepared)
+        return _graphql.result(response)
+
+    def get_graphql_metrics(self) -> dict[str, int]:
+        """graphql_throttled, graphql_points (the actual costs reported) and
+        graphql_errors, counted since the client started."""
+        return self._native.graphql_metrics()
 
     def set_rate_limit(self, max_requests: int, per: float = 1.0) -> None:
         """Changes the rate limit of the running client at once: at most `max_requests`
@@ -312,6 +346,35 @@ class Client:
     def options(self, url: str, **kwargs: Any) -> Response:
         return self.request("OPTIONS", url, **kwargs)
 
+    def graphql(
+        self,
+        query: str,
+        variables: Optional[Mapping[str, Any]] = None,
+        *,
+        operation_name: Optional[str] = None,
+        cost: Optional[int] = None,
+        path: str = "/graphql",
+        priority: int = 0,
+        headers: HeadersArg = None,
+        timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
+        retry_non_idempotent: Optional[bool] = None,
+        max_retries: Optional[int] = None,
+    ) -> Any:
+        """As AsyncClient.graphql, blocking: the operation's `data`, or GraphQLError."""
+        if self._native.on_completion_thread():
+            raise make_error(_native.RLC_E_INVALID_STATE,
+                             "rlc: a blocking request inside a completion callback would deadlock")
+        prepared = _graphql_request(query, variables, operation_name, cost, path, priority, headers,
+                                    timeout, deadline, retry_non_idempotent, max_retries)
+        future: concurrent.futures.Future[Response] = concurrent.futures.Future()
+        self._native.submit(prepared, functools.partial(_settle, future), owner=self)
+        return _graphql.result(future.result())
+
+    def get_graphql_metrics(self) -> dict[str, int]:
+        """As AsyncClient.get_graphql_metrics."""
+        return self._native.graphql_metrics()
+
     def set_rate_limit(self, max_requests: int, per: float = 1.0) -> None:
         """As AsyncClient.set_rate_limit: at most `max_requests` per `per` seconds from
         now on, keeping the tokens held; callable from any thread."""
@@ -342,6 +405,28 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _graphql_request(
+    query: str,
+    variables: Optional[Mapping[str, Any]],
+    operation_name: Optional[str],
+    cost: Optional[int],
+    path: str,
+    priority: int,
+    headers: HeadersArg,
+    timeout: Optional[float],
+    deadline: Optional[float],
+    retry_non_idempotent: Optional[bool],
+    max_retries: Optional[int],
+) -> Prepared:
+    """The checked arguments of graphql(), before anything native exists."""
+    encoded = _graphql.encode(query, variables, operation_name)
+    return Prepared(
+        "POST", path, priority=priority, headers=headers, content=None, json=MISSING, timeout=timeout,
+        deadline=deadline, retry_non_idempotent=retry_non_idempotent, cost=cost, max_retries=max_retries,
+        graphql=encoded,
+    )
 
 
 def version() -> str:

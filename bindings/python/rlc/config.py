@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional, Union
 from . import _native
 from ._events import Event
 from .errors import make_error
+from ._graphql import GraphQLCostLimit
+from ._graphql import config_steps as graphql_config_steps
 from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
@@ -120,6 +122,8 @@ class Config:
     #: holds its worker. Requests the client completes itself, and events, still come
     #: on the completion thread. An AsyncClient hands results to its loop either way.
     callbacks_on_workers: bool = False
+    #: Limits counted in points (a GraphQL API's cost budget), taken by client.graphql().
+    cost_limit: GraphQLCostLimit = None
 
 
 # ---------------------------------------------------------------------------------
@@ -276,6 +280,7 @@ def build_native_config(config: Config) -> int:
     if config.callbacks_on_workers:
         steps.append(("callbacks_on_workers", lib.rlc_config_set_callbacks_on_workers, (True,)))
     steps.extend(config_steps(config, lib))
+    steps.extend(graphql_config_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

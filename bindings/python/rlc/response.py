@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
 
 from .errors import HTTPStatusError
 
@@ -71,7 +71,7 @@ class Response:
     """An HTTP response of any status. A 4xx or 5xx is a response too, not an
     exception: call raise_for_status() to turn it into one."""
 
-    __slots__ = ("status", "headers", "content", "attempts", "method", "url")
+    __slots__ = ("status", "headers", "content", "attempts", "method", "url", "graphql_errors")
 
     def __init__(
         self,
@@ -82,6 +82,7 @@ class Response:
         attempts: int,
         method: str,
         url: str,
+        graphql_errors: Optional[list[Any]] = None,
     ) -> None:
         self.status = status
         self.headers = headers
@@ -91,6 +92,8 @@ class Response:
         #: The method and the path or URL as the request was made.
         self.method = method
         self.url = url
+        #: A GraphQL answer's `errors` array; None for other requests or when it had none.
+        self.graphql_errors = graphql_errors
 
     @property
     def ok(self) -> bool:
