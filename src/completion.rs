@@ -63,9 +63,10 @@ impl CompletionQueue {
     }
 
     /// The completion thread's loop: runs every callback (and hands every event to
-    /// `on_event`) in the order queued, then returns after [`CompletionQueue::stop`]
-    /// once the queue is empty.
-    pub fn run(&self, on_event: Option<&EventHook>) {
+    /// `on_event`) in the order queued, calls `after_batch` once each batch has run
+    /// (the journal waits there for the batch's removals to reach the disk), then
+    /// returns after [`CompletionQueue::stop`] once the queue is empty.
+    pub fn run(&self, on_event: Option<&EventHook>, after_batch: &dyn Fn()) {
         let mut batch = VecDeque::new();
         loop {
             {
@@ -91,6 +92,7 @@ impl CompletionQueue {
                     }
                 }
             }
+            after_batch();
         }
     }
 }
