@@ -9,7 +9,7 @@ use super::config::rlc_config;
 use super::error::{fail, null_argument, result_of, rlc_result};
 use super::panic::ffi_panic_boundary;
 use super::request::rlc_request;
-use super::response::{rlc_response, Completion};
+use super::response::{c_string, rlc_response, Completion};
 use crate::client::{Callback, Client};
 
 /// A running client: a scheduler thread, a pool of worker threads and one completion
@@ -46,14 +46,17 @@ pub type rlc_callback = Option<
 /// The caller's `user_data`, carried to the completion thread. rlc never reads it;
 /// what it points at, and whether that may be used from another thread, is the C
 /// caller's business (the callback contract says which thread it runs on).
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 
 // SAFETY: the pointer is only handed back to the caller's own callback.
 unsafe impl Send for UserData {}
+// SAFETY: as for Send: rlc only copies the pointer (rlc_client_recover shares one
+// callback, hence one UserData, between the requests it queues).
+unsafe impl Sync for UserData {}
 
 impl UserData {
     /// A method (not a field access), so closures capture the whole `Send` wrapper.
-    fn get(&self) -> *mut c_void {
+    pub(crate) fn get(&self) -> *mut c_void {
         self.0
     }
 }
@@ -182,8 +185,10 @@ pub extern "C" fn rlc_submit(
         };
         check_out_ptr!(out_id);
         let user_data = UserData(user_data);
+        let tag = request.get_tag().map(c_string);
         let callback: Callback = Box::new(move |id, result| {
             let (code, completion) = Completion::new(result, false);
+            let completion = completion.with_tag(tag);
             let response: *const rlc_response = (&completion as *const Completion).cast();
             // SAFETY: cb is the caller's callback with the documented signature; the
             // response outlives the call.
@@ -234,9 +239,11 @@ pub extern "C" fn rlc_send(
         };
         let client = try_ref_from_ptr!(client);
         check_out_ptr!(out);
+        let tag = request.get_tag().map(c_string);
         match client.send(*request, priority) {
             Ok(response) => {
                 let (code, completion) = Completion::new(Ok(response), true);
+                let completion = completion.with_tag(tag);
                 // SAFETY: out is non-NULL, and the C caller promises it is writable.
                 unsafe { set_boxed_mut_ptr(out, completion) };
                 code

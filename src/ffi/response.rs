@@ -31,12 +31,14 @@ pub(crate) struct Completion {
     body: Vec<u8>,
     headers: Vec<(CString, CString)>,
     error_message: CString,
+    /// The request's tag (`rlc_request_set_tag`); empty when it had none.
+    tag: CString,
     /// False for the borrowed response of a callback, which `rlc_response_free` refuses.
     caller_owned: bool,
 }
 
 /// A C string from text that, coming from a server, might hold a NUL (dropped).
-fn c_string(text: &str) -> CString {
+pub(crate) fn c_string(text: &str) -> CString {
     CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
 }
 
@@ -52,6 +54,19 @@ impl Completion {
         }
     }
 
+    /// The same completion, carrying the request's tag.
+    pub(crate) fn with_tag(mut self, tag: Option<CString>) -> Completion {
+        if let Some(tag) = tag {
+            self.tag = tag;
+        }
+        self
+    }
+
+    /// The request's tag; empty when it had none.
+    pub(crate) fn tag(&self) -> &std::ffi::CStr {
+        &self.tag
+    }
+
     fn from_response(mut response: Response, caller_owned: bool) -> Completion {
         Completion {
             status: response.status(),
@@ -59,6 +74,7 @@ impl Completion {
             headers: response.headers().iter().map(|(n, v)| (c_string(n), c_string(v))).collect(),
             body: response.take_body(),
             error_message: CString::default(),
+            tag: CString::default(),
             caller_owned,
         }
     }
@@ -70,6 +86,7 @@ impl Completion {
             body: Vec::new(),
             headers: Vec::new(),
             error_message: c_string(error.message()),
+            tag: CString::default(),
             caller_owned,
         }
     }
