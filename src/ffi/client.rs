@@ -64,7 +64,10 @@ impl UserData {
 /// Starts a client built from a copy of `cfg` (which stays the caller's) and writes
 /// it to `*out`; the caller owns it and frees it with `rlc_client_free`.
 /// RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
-/// could not be started. `*out` is written only on success.
+/// could not be started; RLC_E_JOURNAL when the journal (`rlc_config_set_journal`)
+/// cannot be used (locked by another live client, corrupt, from a newer rlc,
+/// read-only, or not rlc's file; `rlc_last_error` says which). `*out` is written only
+/// on success.
 #[no_mangle]
 pub extern "C" fn rlc_client_new(cfg: *const rlc_config, out: *mut *mut rlc_client) -> rlc_result {
     ffi_panic_boundary! {
