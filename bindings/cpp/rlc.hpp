@@ -39,6 +39,7 @@
 #ifndef RLC_HPP
 #define RLC_HPP
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +89,7 @@ enum class Result : int {
     InvalidState = RLC_E_INVALID_STATE,
     Panic = RLC_E_PANIC,
     Redirect = RLC_E_REDIRECT,
+    Journal = RLC_E_JOURNAL,
 };
 
 using RequestId = rlc_request_id;
@@ -174,6 +176,7 @@ public:
         r.status_ = rlc_response_status(resp);
         r.attempts_ = rlc_response_attempts(resp);
         if (const char *msg = rlc_response_error_message(resp)) r.error_message_ = msg;
+        if (const char *tag = rlc_response_tag(resp)) r.tag_ = tag;
         std::size_t len = 0;
         if (const std::uint8_t *body = rlc_response_body(resp, &len)) {
             r.body_.assign(body, body + len);
@@ -200,6 +203,8 @@ public:
     std::uint32_t attempts() const noexcept { return attempts_; }
     /// Why the request failed; "" when a response came.
     const std::string &error_message() const noexcept { return error_message_; }
+    /// The request's tag (Request::tag); "" when it had none.
+    const std::string &tag() const noexcept { return tag_; }
     /// Every header line in the order received; a repeated name once per line.
     const Headers &headers() const noexcept { return headers_; }
     /// The value of the first header named `name`, compared without regard to case.
@@ -224,6 +229,7 @@ private:
     std::uint16_t status_ = 0;
     std::uint32_t attempts_ = 0;
     std::string error_message_;
+    std::string tag_;
     Headers headers_;
     std::vector<std::uint8_t> body_;
 };
@@ -384,6 +390,19 @@ public:
     }
     Config &&user_agent(const std::string &ua) && { return std::move(user_agent(ua)); }
     Config &&name(const std::string &n) && { return std::move(name(n)); }
+
+    // ---- The persistent queue ----------------------------------------------------
+    /// Keeps every accepted request in a journal at `path` (an SQLite file) until its
+    /// callback has run: submit returns only once the request is on disk, and after
+    /// a crash the next process's Client::recover queues what is left. At least once:
+    /// a request in flight at the crash is sent again, with the same Idempotency-Key
+    /// (each journaled request gets one unless it has its own). The Client
+    /// constructor throws Result::Journal when the journal is locked by another live
+    /// client, corrupt, from a newer rlc, read-only, or not rlc's file.
+    Config &journal(const std::string &path) & {
+        return ok(rlc_config_set_journal(cfg_, path.c_str()));
+    }
+    Config &&journal(const std::string &path) && { return std::move(journal(path)); }
     Config &&ca_bundle(const std::string &path) && { return std::move(ca_bundle(path)); }
     Config &&max_redirects(std::uint32_t max) && { return std::move(max_redirects(max)); }
     Config &&redirect_to_http(bool allow = true) && { return std::move(redirect_to_http(allow)); }
@@ -533,6 +552,12 @@ public:
     Request &&cost(std::uint32_t tokens) && { return std::move(cost(tokens)); }
     Request &&max_retries(std::uint32_t n) && { return std::move(max_retries(n)); }
 
+    /// The application's own name for the request (an order number...), kept in the
+    /// journal with it and read back as Response::tag, also by Client::recover in
+    /// the next process. At most 4 KiB.
+    Request &tag(const std::string &tag) & { return ok(rlc_request_set_tag(req_, tag.c_str())); }
+    Request &&tag(const std::string &t) && { return std::move(tag(t)); }
+
     /// The C handle, still owned by this Request (NULL once moved from or handed on).
     rlc_request *get() const noexcept { return req_; }
     /// Gives the C handle up: the caller owns it now. A JSON body's Content-Type is
@@ -563,7 +588,44 @@ using Callback = std::function<void(Response, Result)>;
 
 } // namespace rlc
 
+namespace rlc::detail {
+
+/// The callback that Client::recover shares between the requests it queues, deleted
+/// after the last of them has run. `pending` starts at a bias and counts callbacks
+/// down; recover takes the bias back less the count once it knows it, so the count
+/// reaches zero exactly when every callback has run and recover has returned.
+struct Recovery {
+    static constexpr std::int64_t bias = std::int64_t{1} << 40;
+    Callback callback;
+    std::atomic<std::int64_t> pending{bias};
+
+    /// Counts `n` down; deletes this when it reaches zero.
+    void release(std::int64_t n) {
+        if (pending.fetch_sub(n) == n) delete this;
+    }
+};
+
+} // namespace rlc::detail
+
 extern "C" {
+/// The C callback of Client::recover: `user_data` is the shared rlc::detail::Recovery.
+/// Exceptions are handled as in rlc_hpp_complete.
+inline void rlc_hpp_recovered(void *user_data, rlc_request_id id, rlc_result result,
+                              const rlc_response *response) noexcept {
+    auto *recovery = static_cast<rlc::detail::Recovery *>(user_data);
+    try {
+        auto r = static_cast<rlc::Result>(result);
+        recovery->callback(rlc::Response::copy_of(id, r, response), r);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw: %s (ignored)\n",
+                     static_cast<unsigned long long>(id), e.what());
+    } catch (...) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw (ignored)\n",
+                     static_cast<unsigned long long>(id));
+    }
+    recovery->release(1);
+}
+
 /// The C callback of every submit: `user_data` is a heap-allocated rlc::Callback,
 /// which this deletes -- the library calls it exactly once per accepted request, and
 /// a refused submit deletes it itself. No exception leaves: one from the user's
@@ -665,6 +727,30 @@ public:
         detail::check(rlc_send(client, request.release(), priority, &out));
         std::unique_ptr<rlc_response, void (*)(rlc_response *)> owned(out, rlc_response_free);
         return Response::copy_of(0, Result::Ok, owned.get());
+    }
+
+    /// Queues every request that the journal (Config::journal) holds from an earlier
+    /// process, with `priority`, and returns how many. `callback` runs once for each,
+    /// on the completion thread; Response::tag tells which request it was. One whose
+    /// deadline passed while no process ran completes with Result::Timeout, unsent.
+    /// Only the first call finds anything. Throws InvalidState without a journal,
+    /// InvalidArgument for an empty callback, Shutdown on a closing client.
+    std::size_t recover(std::int32_t priority, Callback callback) {
+        if (!callback) throw Error(Result::InvalidArgument, "recover needs a callback");
+        rlc_client *client = handle();
+        auto *recovery = new detail::Recovery{std::move(callback)};
+        std::size_t count = 0;
+        const rlc_result rc = rlc_client_recover(client, priority, &rlc_hpp_recovered, recovery, &count);
+        if (rc != RLC_OK) {
+            Error error = Error::last(rc);
+            // Without a journal nothing was queued; a closing client may have queued
+            // some, whose callbacks still hold it: then it is left to them (a leak of
+            // one small object, on a client that is going away anyway).
+            if (rc != RLC_E_SHUTDOWN) delete recovery;
+            throw error;
+        }
+        recovery->release(detail::Recovery::bias - static_cast<std::int64_t>(count));
+        return count;
     }
 
     /// Cancels request `id`: it completes with Result::Cancelled (at once when
