@@ -49,6 +49,10 @@ const (
 	// ErrRedirect: a redirect was refused (a loop, too many hops, https to http,
 	// an unreadable Location). Never retried.
 	ErrRedirect Code = 14
+	// ErrJournal: the journal (Config.Journal) cannot be used: locked by another
+	// live client, corrupt, from a newer rlc, read-only, or not rlc's file; or a
+	// journal write failed. The message says which.
+	ErrJournal Code = 16
 )
 
 const codeOK Code = 0
@@ -72,11 +76,12 @@ func _() {
 	_ = x[ErrInvalidState-C.RLC_E_INVALID_STATE]
 	_ = x[ErrPanic-C.RLC_E_PANIC]
 	_ = x[ErrRedirect-C.RLC_E_REDIRECT]
+	_ = x[ErrJournal-C.RLC_E_JOURNAL]
 }
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".
 func (c Code) String() string {
-	if c < codeOK || c > ErrRedirect {
+	if c < codeOK || c > ErrJournal {
 		return fmt.Sprintf("rlc_result(%d)", int(c))
 	}
 	return C.GoString(C.rlc_result_str(C.uint32_t(c)))

@@ -46,6 +46,8 @@ const RESULT_NAMES = [
   'RLC_E_INVALID_STATE',
   'RLC_E_PANIC',
   'RLC_E_REDIRECT',
+  undefined, // 15: not assigned
+  'RLC_E_JOURNAL',
 ];
 
 const RLC_OK = 0;
@@ -68,7 +70,7 @@ class RlcError extends Error {
 }
 
 function resultName(r) {
-  if (r >= 0 && r < RESULT_NAMES.length) return RESULT_NAMES[r];
+  if (r >= 0 && r < RESULT_NAMES.length && RESULT_NAMES[r]) return RESULT_NAMES[r];
   const lib = native();
   const name = lib.rlc_result_str(r);
   return name || `RLC_E_UNKNOWN_${r}`;
@@ -261,6 +263,7 @@ function native() {
     ...events.declare(so, t),
   };
   Object.assign(lib, limits.declarations(f));
+  Object.assign(lib, journal.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -438,6 +441,11 @@ const limits = require('./limits')({ check, uint, isObject, knownKeys, describe,
 CLIENT_OPTIONS.push(...limits.CLIENT_OPTIONS);
 REQUEST_OPTIONS.push(...limits.REQUEST_OPTIONS);
 
+// The persistent queue (journal.js): journal, tag, recover().
+const journal = require('./journal')({ check, str, int32, isObject, knownKeys, describe, RlcError });
+CLIENT_OPTIONS.push(...journal.CLIENT_OPTIONS);
+REQUEST_OPTIONS.push(...journal.REQUEST_OPTIONS);
+
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
 const DEFAULT_BREAKER = { threshold: 5, recoveryTimeoutMs: 30_000 };
@@ -558,6 +566,7 @@ function buildConfig(l, options) {
     set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
   limits.configSteps(l, o, set);
+  journal.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -592,7 +601,9 @@ function readResponse(l, resp) {
     if (k === 'set-cookie') (headers[k] ??= []).push(v);
     else headers[k] = k in headers ? `${headers[k]}, ${v}` : v;
   }
-  return new RlcResponse(status, headers, body, attempts);
+  const response = new RlcResponse(status, headers, body, attempts);
+  response.tag = journal.tagOf(l, resp);
+  return response;
 }
 
 /**
@@ -705,6 +716,11 @@ function settle(entry, value, error) {
 /** The single callback of a client: routes a completion to its pending promise. */
 function onCompletion(state, userData, id, result, resp) {
   const token = Number(userData);
+  const route = state.routes && state.routes.get(token);
+  if (route) {
+    route(result, resp);
+    return;
+  }
   const entry = state.pending.get(token);
   if (!entry) return;
   state.pending.delete(token);
@@ -794,6 +810,7 @@ class Client extends EventEmitter {
       throw new TypeError(`rlc: retryNonIdempotent must be a boolean, got ${describe(retryNonIdempotent)}`);
     }
     const limitSteps = limits.requestSteps(options);
+    const journalSteps = journal.requestSteps(options);
     const signal = options.signal;
     if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
       throw new TypeError('rlc: signal must be an AbortSignal');
@@ -820,6 +837,7 @@ class Client extends EventEmitter {
         check(l.rlc_request_set_retry_non_idempotent(req, retryNonIdempotent), 'retryNonIdempotent');
       }
       limitSteps(l, req);
+      journalSteps(l, req);
     } catch (e) {
       l.rlc_request_free(req);
       throw e;
@@ -923,6 +941,35 @@ class Client extends EventEmitter {
   }
   options(path, options) {
     return this.request('OPTIONS', path, options);
+  }
+
+  /**
+   * Queues every request that the journal (the `journal` option) holds from an
+   * earlier process, oldest first, with `priority` (default 0), and resolves once
+   * each has completed, with one `{tag, response}` or `{tag, error}` per request.
+   * A request whose deadline passed while no process ran has an RLC_E_TIMEOUT error
+   * and was not sent. Only the first call finds anything. Rejects with
+   * RLC_E_INVALID_STATE without a journal.
+   */
+  async recover(options) {
+    const state = this._state;
+    const l = native();
+    state.routes ??= new Map();
+    return journal.recover(l, state, options, {
+      newToken: () => nextToken++,
+      register: (token, route) => state.routes.set(token, route),
+      unregister: (token) => state.routes.delete(token),
+      keepAlive,
+      letGo,
+      outcome: (result, resp) => {
+        if (result === RLC_OK) return { response: readResponse(l, resp), error: null };
+        const code = resultName(result);
+        const msg = resp ? l.rlc_response_error_message(resp) : '';
+        const error = new RlcError(code, msg || code);
+        if (resp) error.attempts = l.rlc_response_attempts(resp);
+        return { response: null, error };
+      },
+    });
   }
 
   /** A snapshot of the client's metrics (counters since start, gauges now). */

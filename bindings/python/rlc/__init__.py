@@ -24,6 +24,7 @@ from .errors import (
     HTTPStatusError,
     InvalidArgumentError,
     InvalidStateError,
+    JournalError,
     PanicError,
     QueueFullError,
     ReadError,
@@ -36,6 +37,7 @@ from .errors import (
     UnknownRequestError,
     error_class,
 )
+from ._journal import Recovered
 from .limits import RetryBudget
 from .metrics import Metrics
 from .response import Headers, Response
@@ -54,6 +56,7 @@ __all__ = [
     "Headers",
     "InvalidArgumentError",
     "InvalidStateError",
+    "JournalError",
     "LibraryNotFoundError",
     "Metrics",
     "PanicError",
@@ -63,6 +66,7 @@ __all__ = [
     "RateLimitConfig",
     "RateLimitedAPIClient",
     "ReadError",
+    "Recovered",
     "RedirectError",
     "Redirects",
     "RequestCancelledError",

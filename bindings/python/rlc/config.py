@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Union
 from . import _native
 from ._events import Event
 from .errors import make_error
+from ._journal import journal_steps
 from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
@@ -114,6 +115,14 @@ class Config:
     #: second climbs back toward the configured rate_limit, which is the ceiling (so
     #: one is needed): fast well below the rate last throttled, slowly near it. Metrics.rate_limit shows the rate in force.
     adaptive: bool = False
+    #: The persistent queue: an SQLite file that keeps every accepted request until
+    #: its outcome is delivered. A submit returns only once the request is on disk,
+    #: and after a crash the next process's recover() finishes what is left. At least
+    #: once: a request in flight at the crash is sent again, with the same
+    #: Idempotency-Key header (each journaled request gets one unless it has its own).
+    #: The client raises JournalError when the file is locked by another live client,
+    #: corrupt, from a newer rlc, read-only, or not rlc's (it is never overwritten).
+    journal: Union[str, "os.PathLike[str]", None] = None
 
 
 # ---------------------------------------------------------------------------------
@@ -264,6 +273,7 @@ def build_native_config(config: Config) -> int:
         pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
         steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
     steps.extend(config_steps(config, lib))
+    steps.extend(journal_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

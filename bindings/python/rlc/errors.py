@@ -127,6 +127,14 @@ class RedirectError(RlcError):
     result = 14
 
 
+class JournalError(RlcError):
+    """RLC_E_JOURNAL: the journal (Config.journal) cannot be used: locked by another
+    live client, corrupt, from a newer rlc, read-only, or not rlc's file (never
+    overwritten); or a journal write failed. The message says which."""
+
+    result = 16
+
+
 class HTTPStatusError(RlcError):
     """A 4xx or 5xx response, raised by Response.raise_for_status() and by the
     compatibility layer. The request itself completed (rlc_result RLC_OK)."""
@@ -155,6 +163,7 @@ _BY_CODE: dict[int, type[RlcError]] = {
         InvalidStateError,
         PanicError,
         RedirectError,
+        JournalError,
     )
     if cls.result is not None
 }
@@ -176,6 +185,7 @@ RESULT_NAMES: dict[int, str] = {
     12: "RLC_E_INVALID_STATE",
     13: "RLC_E_PANIC",
     14: "RLC_E_REDIRECT",
+    16: "RLC_E_JOURNAL",
 }
 
 

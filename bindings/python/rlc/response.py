@@ -71,7 +71,7 @@ class Response:
     """An HTTP response of any status. A 4xx or 5xx is a response too, not an
     exception: call raise_for_status() to turn it into one."""
 
-    __slots__ = ("status", "headers", "content", "attempts", "method", "url")
+    __slots__ = ("status", "headers", "content", "attempts", "method", "url", "tag")
 
     def __init__(
         self,
@@ -82,6 +82,7 @@ class Response:
         attempts: int,
         method: str,
         url: str,
+        tag: str = "",
     ) -> None:
         self.status = status
         self.headers = headers
@@ -91,6 +92,8 @@ class Response:
         #: The method and the path or URL as the request was made.
         self.method = method
         self.url = url
+        #: The request's tag ("" when it had none; see Config.journal).
+        self.tag = tag
 
     @property
     def ok(self) -> bool:
