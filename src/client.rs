@@ -172,8 +172,9 @@ impl Client {
     /// for each, on the completion thread, with the request's tag (`None` if it had
     /// none). A request whose deadline passed while no process ran completes with
     /// `Timeout`, unsent. Only the first call recovers anything; later calls return 0.
-    /// `InvalidState` without a journal; `Shutdown` when the client is closing (the
-    /// requests not yet queued stay in the journal).
+    /// `InvalidState` without a journal; `Shutdown` when the client is closing and
+    /// nothing was queued (if it began closing midway, the count of those queued,
+    /// which complete with `Shutdown`; the rest stay in the journal).
     pub fn recover<F>(&self, priority: i32, callback: F) -> Result<usize>
     where
         F: Fn(RequestId, Option<&str>, Result<Response>) + Send + Sync + 'static,
@@ -200,8 +201,11 @@ impl Client {
                 None => self.shared.complete_expired(callback),
             };
             if let Err((e, _)) = queued {
+                // Closing: what was not queued stays in the journal (and in memory, for
+                // a later call). An error only when nothing was queued, so that a
+                // caller never has callbacks coming for a call that failed.
                 journal.return_leftovers(rows.collect());
-                return Err(e);
+                return if count == 0 { Err(e) } else { Ok(count) };
             }
             count += 1;
         }

@@ -742,12 +742,8 @@ public:
         std::size_t count = 0;
         const rlc_result rc = rlc_client_recover(client, priority, &rlc_hpp_recovered, recovery, &count);
         if (rc != RLC_OK) {
-            Error error = Error::last(rc);
-            // Without a journal nothing was queued; a closing client may have queued
-            // some, whose callbacks still hold it: then it is left to them (a leak of
-            // one small object, on a client that is going away anyway).
-            if (rc != RLC_E_SHUTDOWN) delete recovery;
-            throw error;
+            delete recovery; // on failure the library never calls it
+            throw Error::last(rc);
         }
         recovery->release(detail::Recovery::bias - static_cast<std::int64_t>(count));
         return count;

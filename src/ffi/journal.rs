@@ -64,9 +64,11 @@ pub extern "C" fn rlc_response_tag(resp: *const rlc_response) -> *const c_char {
 /// keep their remaining deadline, their Idempotency-Key and every other part. Neither
 /// the queue bound nor the breaker refuses them: they were accepted once already.
 /// Only the first call finds anything; later calls write 0. RLC_E_INVALID_STATE when
-/// the client has no journal; RLC_E_SHUTDOWN while it closes (the requests not yet
-/// queued stay in the journal); RLC_E_INVALID_ARGUMENT when `client`, `cb` or
-/// `out_count` is NULL.
+/// the client has no journal; RLC_E_SHUTDOWN while it closes, and then `cb` is
+/// never called (a client that begins closing midway returns RLC_OK with the count
+/// of those queued, which complete with RLC_E_SHUTDOWN; everything not finished stays
+/// in the journal); RLC_E_INVALID_ARGUMENT when `client`, `cb` or `out_count` is
+/// NULL. In every failure `cb` is never called.
 #[no_mangle]
 pub extern "C" fn rlc_client_recover(
     client: *mut rlc_client,

@@ -60,6 +60,8 @@ struct Queue {
     /// Batches that failed, with why (kept for the last few hundred batches).
     failures: Vec<(u64, String)>,
     stopping: bool,
+    /// The writer has exited: nothing handed in now will be written.
+    exited: bool,
 }
 
 struct Inner {
@@ -151,6 +153,9 @@ impl Journal {
     /// Waits until everything handed to the writer so far is on disk.
     pub fn sync(&self) -> Result<()> {
         let q = self.inner.queue.lock();
+        if q.exited {
+            return Ok(());
+        }
         let batch = if !q.appends.is_empty() || !q.removals.is_empty() {
             q.open
         } else if q.writing {
@@ -211,11 +216,14 @@ impl Drop for Journal {
 impl Inner {
     /// Waits until batch `batch` is done; its error, if it failed.
     fn wait_for(&self, mut q: parking_lot::MutexGuard<'_, Queue>, batch: u64) -> Result<()> {
-        while q.done < batch {
+        while q.done < batch && !q.exited {
             self.committed.wait(&mut q);
         }
         match q.failures.iter().find(|(b, _)| *b == batch) {
             Some((_, why)) => Err(Error::new(ErrorKind::Journal, why.clone())),
+            None if q.done < batch => {
+                Err(Error::new(ErrorKind::Journal, "journal: closed before this was written"))
+            }
             None => Ok(()),
         }
     }
@@ -231,6 +239,9 @@ impl Inner {
                     self.work.wait(&mut q);
                 }
                 if q.appends.is_empty() && q.removals.is_empty() {
+                    q.exited = true;
+                    drop(q);
+                    self.committed.notify_all();
                     return;
                 }
                 std::mem::swap(&mut q.appends, &mut appends);
@@ -325,5 +336,8 @@ mod tests {
         journal.close();
         let err = journal.append(row(&journal, "late")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Shutdown);
+        // A removal after the close is not written, and waiting for it does not hang.
+        journal.remove(1);
+        journal.sync().unwrap();
     }
 }
