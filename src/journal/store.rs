@@ -405,6 +405,40 @@ pub(crate) mod tests {
         assert!(err.message().contains("cannot be opened or created"), "{}", err.message());
     }
 
+    /// Makes `path` unwritable even for root (who ignores permission bits): the
+    /// immutable attribute when `chattr` can set it, else mode 0444. False when
+    /// neither keeps this process from writing.
+    fn make_read_only(path: &Path) -> bool {
+        use std::os::unix::fs::PermissionsExt;
+        let writable = || std::fs::OpenOptions::new().append(true).open(path).is_ok();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        if !writable() {
+            return true;
+        }
+        let chattr = std::process::Command::new("chattr").arg("+i").arg(path).status();
+        chattr.is_ok_and(|s| s.success()) && !writable()
+    }
+
+    #[test]
+    fn a_read_only_journal_is_refused_and_left_untouched() {
+        let path = temp_path("read-only");
+        {
+            let mut store = Store::open(&path).unwrap();
+            store.commit(&[row(1)], &[]).unwrap();
+        }
+        if !make_read_only(&path) {
+            eprintln!("skipped: this process can write a 0444 file and cannot set +i");
+            return;
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path).err();
+        let _ = std::process::Command::new("chattr").arg("-i").arg(&path).status();
+        let err = err.expect("refused");
+        assert_eq!(err.kind(), ErrorKind::Journal);
+        assert!(err.message().contains("read-only"), "{}", err.message());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
     #[test]
     fn headers_round_trip() {
         let h = vec![("A".to_string(), "1".to_string()), ("B".into(), "".into())];
