@@ -7,6 +7,7 @@ package rlc
 /*
 #include <stdlib.h>
 #include "journal.h"
+#include "shim.h"
 */
 import "C"
 

@@ -56,7 +56,7 @@ def test_recover_needs_a_journal_and_tags_are_checked(server: LocalServer, tmp_p
         with pytest.raises(rlc.InvalidStateError):
             client.recover()
         with pytest.raises(TypeError):
-            client.get("/hello", tag=7)  # type: ignore[arg-type]
+            client.get("/hello", tag=7)
         with pytest.raises(ValueError):
             client.get("/hello", tag="x" * 5000)
         assert client.get("/hello", tag="t-1").tag == "t-1"
