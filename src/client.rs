@@ -191,11 +191,10 @@ impl Client {
             let id = row.id;
             let (request, tag) = journal::from_row(row, now);
             let callback = callback.clone();
-            let callback: Callback = Box::new(journal::remove_after(
-                journal.clone(),
-                id,
-                move |rid, result| callback(rid, tag.as_deref(), result),
-            ));
+            let callback: Callback =
+                Box::new(journal::remove_after(journal.clone(), id, move |rid, result| {
+                    callback(rid, tag.as_deref(), result)
+                }));
             let queued = match request {
                 Some(request) => self.shared.enqueue_recovered(request, priority, callback),
                 None => self.shared.complete_expired(callback),

@@ -373,7 +373,6 @@ impl Shared {
         }
         let id = core.next_id;
         core.next_id += 1;
-        drop(core);
         self.metrics.submitted();
         self.emit(|| Event::Dropped { id: Some(id), reason: ErrorKind::Timeout });
         let result = Err(Error::new(
@@ -381,7 +380,10 @@ impl Shared {
             "the request's deadline passed while no process ran it (recovered from the journal)",
         ));
         self.metrics.completed(&result, 0);
+        // Under the lock, as every completion: a shutdown cannot stop the completion
+        // thread between the check above and this push.
         self.completions.push(Completion { callback, id, result });
+        drop(core);
         Ok(id)
     }
 

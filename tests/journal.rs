@@ -131,10 +131,7 @@ fn a_deadline_that_passed_while_no_process_ran_completes_unsent() {
     assert_eq!(n, 2);
     assert_eq!(
         seen,
-        vec![
-            (Some("long".into()), 200, None),
-            (Some("short".into()), 0, Some(ErrorKind::Timeout)),
-        ]
+        vec![(Some("long".into()), 200, None), (Some("short".into()), 0, Some(ErrorKind::Timeout)),]
     );
     let sent: Vec<_> = server.stats().arrivals.iter().map(|a| a.path.clone()).collect();
     assert_eq!(sent, vec!["/ok", "/ok"], "the expired one was never sent");
@@ -275,7 +272,8 @@ fn kill_round(server: &MockApi, kill_at: u64, round: usize) -> usize {
     // Every acknowledged submit completed; each at most once per process; a tag that
     // completed in both was sent twice (in flight, or its removal not yet on disk).
     for i in 0..KILL_REQUESTS {
-        let (c, r) = (child_done.get(&i).copied().unwrap_or(0), rec_done.get(&i).copied().unwrap_or(0));
+        let (c, r) =
+            (child_done.get(&i).copied().unwrap_or(0), rec_done.get(&i).copied().unwrap_or(0));
         assert!(c <= 1 && r <= 1, "tag {i}: {c} + {r} completions");
         if acked.contains(&i) {
             assert!(c + r >= 1, "tag {i} was accepted and never completed (round {round})");

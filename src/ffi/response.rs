@@ -31,8 +31,8 @@ pub(crate) struct Completion {
     body: Vec<u8>,
     headers: Vec<(CString, CString)>,
     error_message: CString,
-    /// The request's tag (`rlc_request_set_tag`); empty when it had none.
-    tag: CString,
+    /// The request's tag (`rlc_request_set_tag`), when it had one.
+    tag: Option<CString>,
     /// False for the borrowed response of a callback, which `rlc_response_free` refuses.
     caller_owned: bool,
 }
@@ -56,15 +56,16 @@ impl Completion {
 
     /// The same completion, carrying the request's tag.
     pub(crate) fn with_tag(mut self, tag: Option<CString>) -> Completion {
-        if let Some(tag) = tag {
-            self.tag = tag;
-        }
+        self.tag = tag;
         self
     }
 
     /// The request's tag; empty when it had none.
     pub(crate) fn tag(&self) -> &std::ffi::CStr {
-        &self.tag
+        // SAFETY: a single NUL is a valid C string.
+        const NONE: &std::ffi::CStr =
+            unsafe { std::ffi::CStr::from_bytes_with_nul_unchecked(b"\0") };
+        self.tag.as_deref().unwrap_or(NONE)
     }
 
     fn from_response(mut response: Response, caller_owned: bool) -> Completion {
@@ -74,7 +75,7 @@ impl Completion {
             headers: response.headers().iter().map(|(n, v)| (c_string(n), c_string(v))).collect(),
             body: response.take_body(),
             error_message: CString::default(),
-            tag: CString::default(),
+            tag: None,
             caller_owned,
         }
     }
@@ -86,7 +87,7 @@ impl Completion {
             body: Vec::new(),
             headers: Vec::new(),
             error_message: c_string(error.message()),
-            tag: CString::default(),
+            tag: None,
             caller_owned,
         }
     }

@@ -23,14 +23,7 @@ pub(crate) fn new_idempotency_key() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "\"{}-{}-{}-{}-{}\"",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("\"{}-{}-{}-{}-{}\"", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 fn unix_ms(t: SystemTime) -> i64 {
@@ -50,9 +43,9 @@ pub(crate) fn to_row(id: i64, request: &mut Request, priority: i32, now: SystemT
         headers: request.headers.clone(),
         body: request.body.clone(),
         priority,
-        deadline_unix_ms: request.deadline.map(|d| {
-            unix_ms(now).saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        }),
+        deadline_unix_ms: request
+            .deadline
+            .map(|d| unix_ms(now).saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
         tag: request.tag.as_deref().map(str::to_owned),
         timeout_ms: request.timeout.map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
         max_retries: request.max_retries,

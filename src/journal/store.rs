@@ -131,8 +131,7 @@ impl Store {
         c.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         let application_id: i32 = c.pragma_query_value(None, "application_id", |r| r.get(0))?;
         let version: i32 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let tables: i64 =
-            c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+        let tables: i64 = c.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
         let fresh = application_id == 0 && version == 0 && tables == 0;
         if !fresh && application_id != APPLICATION_ID {
             return Err(Prepare::Refused(journal_error(
@@ -305,7 +304,10 @@ pub(crate) mod tests {
             id,
             method: "POST".into(),
             target: format!("/items/{id}"),
-            headers: vec![("Idempotency-Key".into(), format!("k{id}")), ("X-Empty".into(), "".into())],
+            headers: vec![
+                ("Idempotency-Key".into(), format!("k{id}")),
+                ("X-Empty".into(), "".into()),
+            ],
             body: vec![0, 1, 2, 255],
             priority: -3,
             deadline_unix_ms: Some(1_700_000_000_000 + id),
@@ -359,7 +361,10 @@ pub(crate) mod tests {
 
         // An SQLite database of someone else's: refused too, and not written.
         let other = temp_path("foreign-sqlite");
-        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);").unwrap();
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
         let before = std::fs::read(&other).unwrap();
         let err = Store::open(&other).err().expect("refused");
         assert!(err.message().contains("not an rlc journal"), "{}", err.message());
