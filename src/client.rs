@@ -129,13 +129,41 @@ impl Client {
         priority: i32,
         callback: Callback,
     ) -> std::result::Result<RequestId, (Error, Callback)> {
+        self.try_submit_tagged(request, None, priority, callback)
+    }
+
+    /// [`Client::submit`] of a request named `tag` in the application's own terms (an
+    /// order number, a file name): with a journal, the tag is kept with the request
+    /// and handed back by [`Client::recover`] in the next process, since callbacks and
+    /// what they capture die with the process. At most 4 KiB.
+    pub fn submit_tagged(
+        &self,
+        request: Request,
+        tag: &str,
+        priority: i32,
+        callback: impl FnOnce(RequestId, Result<Response>) + Send + 'static,
+    ) -> Result<RequestId> {
+        self.try_submit_tagged(request, Some(tag), priority, Box::new(callback)).map_err(|(e, _)| e)
+    }
+
+    /// [`Client::try_submit`] with a tag (see [`Client::submit_tagged`]).
+    pub fn try_submit_tagged(
+        &self,
+        request: Request,
+        tag: Option<&str>,
+        priority: i32,
+        callback: Callback,
+    ) -> std::result::Result<RequestId, (Error, Callback)> {
+        if let Some(Err(e)) = tag.map(journal::check_tag) {
+            return Err((e, callback));
+        }
         // A target the HTTP layer would refuse is refused here, at submit: it never
         // takes a token, nor becomes a breaker's probe.
         if let Err(e) = check_target(&request.target, self.shared.config.base_url.as_deref()) {
             return Err((e, callback));
         }
         match &self.shared.journal {
-            Some(journal) => self.submit_journaled(journal, request, priority, callback),
+            Some(journal) => self.submit_journaled(journal, request, tag, priority, callback),
             None => self.shared.enqueue(request, priority, callback),
         }
     }
@@ -146,6 +174,7 @@ impl Client {
         &self,
         journal: &Arc<Journal>,
         mut request: Request,
+        tag: Option<&str>,
         priority: i32,
         callback: Callback,
     ) -> std::result::Result<RequestId, (Error, Callback)> {
@@ -154,7 +183,7 @@ impl Client {
             return Err((e, callback));
         }
         let row = journal.next_id();
-        let entry = journal::to_row(row, &mut request, priority, SystemTime::now());
+        let entry = journal::to_row(row, &mut request, tag, priority, SystemTime::now());
         if let Err(e) = journal.append(entry) {
             return Err((e, callback));
         }
@@ -228,6 +257,16 @@ impl Client {
     /// Submits and waits for the outcome. Refused inside a callback, where waiting
     /// would deadlock the completion thread.
     pub fn send(&self, request: Request, priority: i32) -> Result<Response> {
+        self.send_tagged(request, None, priority)
+    }
+
+    /// [`Client::send`] with a tag (see [`Client::submit_tagged`]).
+    pub fn send_tagged(
+        &self,
+        request: Request,
+        tag: Option<&str>,
+        priority: i32,
+    ) -> Result<Response> {
         if self.shared.is_completion_thread() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
@@ -235,9 +274,10 @@ impl Client {
             ));
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.submit(request, priority, move |_, result| {
+        let callback: Callback = Box::new(move |_, result| {
             let _ = tx.send(result);
-        })?;
+        });
+        self.try_submit_tagged(request, tag, priority, callback).map_err(|(e, _)| e)?;
         rx.recv().unwrap_or_else(|_| Err(Error::new(ErrorKind::Panic, "the completion was lost")))
     }
 

@@ -19,16 +19,11 @@ pub struct Request {
     pub(crate) max_retries: Option<u32>,
     /// Tokens this request takes from every rate limit.
     pub(crate) cost: u32,
-    /// The application's own name for the request, kept in the journal.
-    pub(crate) tag: Option<Box<str>>,
 }
 
 /// The longest path or URL accepted: servers refuse far shorter ones, and a target
 /// is copied into every attempt.
 pub(crate) const MAX_TARGET_BYTES: usize = 64 * 1024;
-
-/// The longest tag accepted.
-const MAX_TAG_BYTES: usize = 4096;
 
 const IDEMPOTENT_METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"];
 
@@ -63,7 +58,6 @@ impl Request {
             retry_unsafe: false,
             max_retries: None,
             cost: 1,
-            tag: None,
         })
     }
 
@@ -131,23 +125,6 @@ impl Request {
         }
         self.cost = tokens;
         Ok(self)
-    }
-
-    /// Names the request in the application's own terms (an order number, a file
-    /// name): kept in the journal with it, and handed back by
-    /// [`crate::Client::recover`], since callbacks and their captures die with the
-    /// process. At most 4 KiB; any text.
-    pub fn tag(&mut self, tag: &str) -> Result<&mut Self> {
-        if tag.len() > MAX_TAG_BYTES {
-            return Err(Error::invalid("a tag must be at most 4 KiB"));
-        }
-        self.tag = Some(tag.into());
-        Ok(self)
-    }
-
-    /// The tag, if one was set.
-    pub fn get_tag(&self) -> Option<&str> {
-        self.tag.as_deref()
     }
 
     /// The method, upper-cased.

@@ -29,9 +29,10 @@ fn journaled(url: &str, path: &Path) -> Config {
     c
 }
 
-fn tagged_post(path: &str, tag: &str) -> Request {
+/// A POST whose body is its tag.
+fn post(path: &str, tag: &str) -> Request {
     let mut r = Request::new("POST", path).unwrap();
-    r.tag(tag).unwrap().body(tag.as_bytes());
+    r.body(tag.as_bytes());
     r
 }
 
@@ -71,11 +72,16 @@ fn a_closed_client_leaves_its_unsent_requests_to_the_next_one() {
     let (tx, rx) = unbounded();
     for i in 0..5 {
         let tx = tx.clone();
-        let mut r = tagged_post("/echo", &format!("order-{i}"));
+        let tag = format!("order-{i}");
+        let mut r = post("/echo", &tag);
         if i == 4 {
             r.header("Idempotency-Key", "\"my-own-key\"").unwrap();
         }
-        client.submit(r, 0, move |_, result| tx.send(result.map(|r| r.status())).unwrap()).unwrap();
+        client
+            .submit_tagged(r, &tag, 0, move |_, result| {
+                tx.send(result.map(|r| r.status())).unwrap()
+            })
+            .unwrap();
     }
     let first = rx.recv_timeout(PATIENCE).unwrap();
     assert_eq!(first, Ok(200));
@@ -114,13 +120,13 @@ fn a_deadline_that_passed_while_no_process_ran_completes_unsent() {
     cfg.rate_limit(1, Duration::from_secs(60)).unwrap();
     let client = Client::new(cfg).unwrap();
     // The first takes the only token; the others wait.
-    client.submit(tagged_post("/ok", "first"), 0, |_, _| {}).unwrap();
-    let mut short = tagged_post("/ok", "short");
+    client.submit_tagged(post("/ok", "first"), "first", 0, |_, _| {}).unwrap();
+    let mut short = post("/ok", "short");
     short.deadline(Duration::from_millis(300)).unwrap();
-    client.submit(short, 0, |_, _| {}).unwrap();
-    let mut long = tagged_post("/ok", "long");
+    client.submit_tagged(short, "short", 0, |_, _| {}).unwrap();
+    let mut long = post("/ok", "long");
     long.deadline(Duration::from_secs(600)).unwrap();
-    client.submit(long, 0, |_, _| {}).unwrap();
+    client.submit_tagged(long, "long", 0, |_, _| {}).unwrap();
     client.close();
     drop(client);
     std::thread::sleep(Duration::from_millis(400));
@@ -146,7 +152,7 @@ fn a_second_live_client_on_the_same_journal_is_refused() {
     assert_eq!(err.kind(), ErrorKind::Journal);
     assert!(err.message().contains("locked by another live client"), "{}", err.message());
     // The first is unharmed.
-    assert_eq!(first.send(tagged_post("/ok", "x"), 0).unwrap().status(), 200);
+    assert_eq!(first.send(post("/ok", "x"), 0).unwrap().status(), 200);
     drop(first);
     Client::new(journaled(&server.url(), &path)).expect("free once the first has closed");
 }
@@ -186,9 +192,9 @@ fn kill_test_child() {
             std::thread::spawn(move || {
                 for i in (t..KILL_REQUESTS).step_by(2) {
                     let cb_log = log.clone();
-                    let r = tagged_post(&format!("/slow/8?n={i}"), &i.to_string());
+                    let r = post(&format!("/slow/8?n={i}"), &i.to_string());
                     client
-                        .submit(r, 0, move |_, result| {
+                        .submit_tagged(r, &i.to_string(), 0, move |_, result| {
                             let status = result.map_or(0, |r| r.status());
                             let _ = (&*cb_log).write_all(format!("C {i} {status}\n").as_bytes());
                         })

@@ -8,7 +8,7 @@ use super::cast::{
 use super::config::rlc_config;
 use super::error::{fail, null_argument, result_of, rlc_result};
 use super::panic::ffi_panic_boundary;
-use super::request::rlc_request;
+use super::request::{rlc_request, TaggedRequest};
 use super::response::{c_string, rlc_response, Completion};
 use crate::client::{Callback, Client};
 
@@ -188,16 +188,17 @@ pub extern "C" fn rlc_submit(
         };
         check_out_ptr!(out_id);
         let user_data = UserData(user_data);
-        let tag = request.get_tag().map(c_string);
+        let TaggedRequest { request, tag } = *request;
+        let c_tag = tag.as_deref().map(c_string);
         let callback: Callback = Box::new(move |id, result| {
             let (code, completion) = Completion::new(result, false);
-            let completion = completion.with_tag(tag);
+            let completion = completion.with_tag(c_tag);
             let response: *const rlc_response = (&completion as *const Completion).cast();
             // SAFETY: cb is the caller's callback with the documented signature; the
             // response outlives the call.
             unsafe { cb(user_data.get(), id, code, response) };
         });
-        match client.try_submit(*request, priority, callback) {
+        match client.try_submit_tagged(request, tag.as_deref(), priority, callback) {
             Ok(id) => {
                 // SAFETY: out_id is non-NULL, and the C caller promises it is writable.
                 unsafe { out_id.write(id) };
@@ -242,11 +243,11 @@ pub extern "C" fn rlc_send(
         };
         let client = try_ref_from_ptr!(client);
         check_out_ptr!(out);
-        let tag = request.get_tag().map(c_string);
-        match client.send(*request, priority) {
+        let TaggedRequest { request, tag } = *request;
+        match client.send_tagged(request, tag.as_deref(), priority) {
             Ok(response) => {
                 let (code, completion) = Completion::new(Ok(response), true);
-                let completion = completion.with_tag(tag);
+                let completion = completion.with_tag(tag.as_deref().map(c_string));
                 // SAFETY: out is non-NULL, and the C caller promises it is writable.
                 unsafe { set_boxed_mut_ptr(out, completion) };
                 code

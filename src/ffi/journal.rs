@@ -43,7 +43,7 @@ pub extern "C" fn rlc_request_set_tag(req: *mut rlc_request, tag: *const c_char)
     ffi_panic_boundary! {
         let req = try_mut_from_ptr!(req);
         let tag = try_str_from_ptr!(tag);
-        result_of(req.tag(tag).map(|_| ()))
+        result_of(crate::journal::check_tag(tag).map(|()| req.tag = Some(tag.to_owned())))
     }
 }
 

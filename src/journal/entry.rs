@@ -12,6 +12,17 @@ use crate::error::{ErrorKind, Result};
 use crate::request::Request;
 use crate::response::Response;
 
+/// The longest tag accepted.
+const MAX_TAG_BYTES: usize = 4096;
+
+/// Refuses a tag longer than 4 KiB.
+pub(crate) fn check_tag(tag: &str) -> Result<()> {
+    if tag.len() > MAX_TAG_BYTES {
+        return Err(crate::error::Error::invalid("a tag must be at most 4 KiB"));
+    }
+    Ok(())
+}
+
 /// The header of the IETF httpapi draft "The Idempotency-Key HTTP Header Field".
 pub(crate) const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
 
@@ -32,7 +43,13 @@ fn unix_ms(t: SystemTime) -> i64 {
 
 /// Gives `request` an Idempotency-Key unless it has one, and makes its row; the
 /// deadline, relative to `now`, becomes an instant on the wall clock.
-pub(crate) fn to_row(id: i64, request: &mut Request, priority: i32, now: SystemTime) -> Row {
+pub(crate) fn to_row(
+    id: i64,
+    request: &mut Request,
+    tag: Option<&str>,
+    priority: i32,
+    now: SystemTime,
+) -> Row {
     if !request.headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(IDEMPOTENCY_KEY)) {
         request.headers.push((IDEMPOTENCY_KEY.to_string(), new_idempotency_key()));
     }
@@ -46,7 +63,7 @@ pub(crate) fn to_row(id: i64, request: &mut Request, priority: i32, now: SystemT
         deadline_unix_ms: request
             .deadline
             .map(|d| unix_ms(now).saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
-        tag: request.tag.as_deref().map(str::to_owned),
+        tag: tag.map(str::to_owned),
         timeout_ms: request.timeout.map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX)),
         max_retries: request.max_retries,
         retry_unsafe: request.retry_unsafe,
@@ -77,7 +94,6 @@ pub(crate) fn from_row(row: Row, now: SystemTime) -> (Option<Request>, Option<St
         retry_unsafe: row.retry_unsafe,
         max_retries: row.max_retries,
         cost: row.cost.max(1),
-        tag: None,
     };
     (Some(request), row.tag)
 }
@@ -126,9 +142,9 @@ mod tests {
         let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
         let mut r = Request::new("post", "/orders").unwrap();
         r.header("idempotency-key", "\"mine\"").unwrap();
-        r.body(b"{}").deadline(Duration::from_secs(60)).unwrap().tag("order-7").unwrap();
+        r.body(b"{}").deadline(Duration::from_secs(60)).unwrap();
         r.timeout(Duration::from_millis(1500)).unwrap().max_retries(1).cost(2).unwrap();
-        let row = to_row(9, &mut r, 5, now);
+        let row = to_row(9, &mut r, Some("order-7"), 5, now);
         assert_eq!(r.headers.len(), 1, "no second key");
         assert_eq!(row.deadline_unix_ms, Some(1_000_060_000));
         assert_eq!(row.tag.as_deref(), Some("order-7"));
@@ -153,7 +169,7 @@ mod tests {
     #[test]
     fn a_request_without_a_key_gets_one() {
         let mut r = Request::new("POST", "/x").unwrap();
-        let row = to_row(1, &mut r, 0, SystemTime::now());
+        let row = to_row(1, &mut r, None, 0, SystemTime::now());
         let keys: Vec<_> =
             row.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(IDEMPOTENCY_KEY)).collect();
         assert_eq!(keys.len(), 1);

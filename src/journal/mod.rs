@@ -42,7 +42,7 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-pub(crate) use entry::{from_row, remove_after, to_row};
+pub(crate) use entry::{check_tag, from_row, remove_after, to_row};
 pub(crate) use store::Row;
 use store::Store;
 

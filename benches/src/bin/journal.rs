@@ -60,8 +60,8 @@ fn submit_all(client: &Arc<Client>, n: usize, threads: usize) -> f64 {
             std::thread::spawn(move || {
                 for i in (t..n).step_by(threads) {
                     let mut r = Request::new("POST", PATH).unwrap();
-                    r.tag(&format!("job-{i}")).unwrap().body(b"{\"n\":1}");
-                    client.submit(r, 0, |_, _| {}).expect("submit");
+                    r.body(b"{\"n\":1}");
+                    client.submit_tagged(r, &format!("job-{i}"), 0, |_, _| {}).expect("submit");
                 }
             })
         })
