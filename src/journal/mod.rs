@@ -14,39 +14,41 @@
 //! corrupt file, and `locking_mode=EXCLUSIVE` an OS file lock that keeps a second
 //! live client out and dies with its process.
 //!
-//! **Group commit.** Submitters never touch the file: they hand their row to one
-//! writer thread and wait. The writer takes everything that arrived while it was
-//! writing (appends and removals alike) and commits it in one transaction, one
-//! fsync, then wakes every submitter of that batch. The more threads submit, the more
-//! each fsync carries. No disk I/O ever happens under the scheduler's lock.
+//! **Group commit** (leader and followers, as databases do it). A submitter queues
+//! its row and waits for its batch; when nobody is writing, the first to wait becomes
+//! the leader: it takes everything queued (appends and removals alike), commits it in
+//! one transaction, one fsync, and wakes the others, while those who queued meanwhile
+//! form the next batch. A lone submitter pays one fsync and no thread hand-off; the
+//! more threads submit, the more each fsync carries. No disk I/O ever happens under
+//! the scheduler's lock.
 //!
 //! **Ordering, and the guarantee.** A row is written before `submit` returns `Ok`;
 //! it is deleted after the request's callback has returned, and the completion
-//! thread waits for that deletion to be on disk before it runs the next batch of
-//! callbacks. So after a crash the next process recovers exactly the requests that
-//! had not finished: those queued, those in flight (which may have reached the
-//! server: they are sent again, with the same `Idempotency-Key`), and at most the
-//! last batch of callbacks, whose deletion was not yet on disk (run again). A
-//! request whose deletion was on disk is never sent again. This is at-least-once,
+//! thread waits for the deletions to be on disk after every 16 callbacks (and at the
+//! end of each batch) before it runs more. So after a crash the next process recovers
+//! exactly the requests that had not finished: those queued, those in flight or
+//! answered with their callback still to run (which reached the server: they are sent
+//! again, with the same `Idempotency-Key`), and at most 16 whose callback had run but
+//! whose deletion was not yet on disk (sent and called back again). A request whose
+//! deletion was on disk is never sent again. This is at-least-once,
 //! never at-most-once: nothing accepted is lost. A request that ends with `Shutdown`
 //! (the client closed before sending it) stays in the journal for the next process.
 
 mod entry;
 mod store;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::error::{Error, ErrorKind, Result};
 pub(crate) use entry::{check_tag, from_row, remove_after, to_row};
 pub(crate) use store::Row;
 use store::Store;
 
-/// What the writer has to do, and how far it got.
+/// What waits to be written, and how far the writing got.
 #[derive(Default)]
 struct Queue {
     appends: Vec<Row>,
@@ -55,29 +57,31 @@ struct Queue {
     open: u64,
     /// Every batch up to this one is on disk (or failed).
     done: u64,
-    /// True while the writer commits batch `open - 1`.
-    writing: bool,
+    /// True while a leader commits batch `open - 1`.
+    leader: bool,
     /// Batches that failed, with why (kept for the last few hundred batches).
     failures: Vec<(u64, String)>,
+    /// No appends any more (the journal is closing).
     stopping: bool,
-    /// The writer has exited: nothing handed in now will be written.
-    exited: bool,
+    /// The file is closed: nothing handed in now will be written.
+    closed: bool,
 }
 
-struct Inner {
+/// An open journal, and the requests an earlier process left in it.
+///
+/// Group commit without a thread of its own (leader and followers, as databases do
+/// it): whoever waits for a batch that nobody is writing becomes its leader, takes
+/// everything queued, commits it in one transaction and wakes the others; those who
+/// queued meanwhile join the next batch, which one of them leads when this one is
+/// done. A lone submitter thus pays one fsync and no thread hand-off; many share one.
+pub(crate) struct Journal {
     queue: Mutex<Queue>,
-    /// The writer waits here for work.
-    work: Condvar,
-    /// Submitters wait here for their batch.
+    /// Followers wait here for their batch.
     committed: Condvar,
+    /// Taken by the leader only, for the length of a commit.
+    store: Mutex<Option<Store>>,
     commits: AtomicU64,
     pending: AtomicU64,
-}
-
-/// An open journal: its writer thread and the requests an earlier process left.
-pub(crate) struct Journal {
-    inner: Arc<Inner>,
-    writer: Mutex<Option<JoinHandle<()>>>,
     next_id: AtomicI64,
     leftovers: Mutex<Option<Vec<Row>>>,
     recovered: AtomicU64,
@@ -97,28 +101,17 @@ pub struct JournalStats {
 
 impl Journal {
     /// Opens the journal at `path` (creating it), locks it for the life of this
-    /// journal, reads what an earlier process left, and starts the writer thread.
+    /// journal, and reads what an earlier process left.
     pub fn open(path: &Path) -> Result<Journal> {
         let store = Store::open(path)?;
         let leftovers = store.load()?;
         let next_id = store.max_id()? + 1;
-        let inner = Arc::new(Inner {
+        Ok(Journal {
             queue: Mutex::new(Queue { open: 1, ..Queue::default() }),
-            work: Condvar::new(),
             committed: Condvar::new(),
+            store: Mutex::new(Some(store)),
             commits: AtomicU64::new(0),
             pending: AtomicU64::new(leftovers.len() as u64),
-        });
-        let writer_inner = inner.clone();
-        let writer = std::thread::Builder::new()
-            .name("rlc-journal".into())
-            .spawn(move || writer_inner.run(store))
-            .map_err(|e| {
-                Error::new(ErrorKind::InvalidState, format!("could not start a thread: {e}"))
-            })?;
-        Ok(Journal {
-            inner,
-            writer: Mutex::new(Some(writer)),
             next_id: AtomicI64::new(next_id),
             leftovers: Mutex::new(Some(leftovers)),
             recovered: AtomicU64::new(0),
@@ -133,37 +126,31 @@ impl Journal {
     /// Writes `row` and returns once it is on disk, in one transaction with whatever
     /// else was submitted meanwhile.
     pub fn append(&self, row: Row) -> Result<()> {
-        let mut q = self.inner.queue.lock();
+        let mut q = self.queue.lock();
         if q.stopping {
             return Err(Error::new(ErrorKind::Shutdown, "the journal is closed"));
         }
         q.appends.push(row);
         let batch = q.open;
-        self.inner.work.notify_one();
-        self.inner.wait_for(q, batch)
+        self.wait_for(q, batch)
     }
 
-    /// Deletes row `id`, in the next batch; [`Journal::sync`] waits for it.
+    /// Deletes row `id` in the next batch; [`Journal::sync`] waits for it.
     pub fn remove(&self, id: i64) {
-        let mut q = self.inner.queue.lock();
-        q.removals.push(id);
-        self.inner.work.notify_one();
+        self.queue.lock().removals.push(id);
     }
 
-    /// Waits until everything handed to the writer so far is on disk.
+    /// Waits until everything handed in so far is on disk (writing it, if nobody is).
     pub fn sync(&self) -> Result<()> {
-        let q = self.inner.queue.lock();
-        if q.exited {
-            return Ok(());
-        }
+        let q = self.queue.lock();
         let batch = if !q.appends.is_empty() || !q.removals.is_empty() {
             q.open
-        } else if q.writing {
+        } else if q.leader {
             q.open - 1
         } else {
             return Ok(());
         };
-        self.inner.wait_for(q, batch)
+        self.wait_for(q, batch)
     }
 
     /// The requests an earlier process left, once; `None` on later calls.
@@ -190,19 +177,81 @@ impl Journal {
 
     pub fn stats(&self) -> JournalStats {
         JournalStats {
-            pending: self.inner.pending.load(Ordering::Relaxed),
-            commits: self.inner.commits.load(Ordering::Relaxed),
+            pending: self.pending.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
             recovered: self.recovered.load(Ordering::Relaxed),
         }
     }
 
-    /// Writes what is pending, stops the writer and closes the file (letting go of
-    /// its lock). Idempotent; later appends fail.
+    /// Writes what is pending and closes the file (letting go of its lock).
+    /// Idempotent; later appends fail, and later removals are not written.
     pub fn close(&self) {
-        self.inner.queue.lock().stopping = true;
-        self.inner.work.notify_one();
-        if let Some(writer) = self.writer.lock().take() {
-            let _ = writer.join();
+        self.queue.lock().stopping = true;
+        let _ = self.sync();
+        // A leader holds the store for the length of its commit: this waits for it.
+        drop(self.store.lock().take());
+        self.queue.lock().closed = true;
+        self.committed.notify_all();
+    }
+
+    /// Waits until batch `batch` is done, leading it when nobody else is writing;
+    /// its error, if it failed.
+    fn wait_for<'a>(&'a self, mut q: MutexGuard<'a, Queue>, batch: u64) -> Result<()> {
+        while q.done < batch {
+            if q.closed {
+                return Err(Error::new(
+                    ErrorKind::Journal,
+                    "journal: closed before this was written",
+                ));
+            }
+            if q.leader {
+                self.committed.wait(&mut q);
+                continue;
+            }
+            // Nobody writes: lead the open batch (ours: every earlier one is done).
+            q.leader = true;
+            let appends = std::mem::take(&mut q.appends);
+            let removals = std::mem::take(&mut q.removals);
+            let this = q.open;
+            q.open += 1;
+            drop(q);
+            let outcome = self.commit(&appends, &removals);
+            q = self.queue.lock();
+            if let Err(why) = outcome {
+                q.failures.push((this, why));
+                if q.failures.len() > 256 {
+                    q.failures.remove(0);
+                }
+            }
+            q.done = this;
+            q.leader = false;
+            self.committed.notify_all();
+        }
+        match q.failures.iter().find(|(b, _)| *b == batch) {
+            Some((_, why)) => Err(Error::new(ErrorKind::Journal, why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// One transaction for a batch; a panic inside is a failed batch, not a leader
+    /// that never hands over.
+    fn commit(&self, appends: &[Row], removals: &[i64]) -> std::result::Result<(), String> {
+        let mut store = self.store.lock();
+        let Some(store) = store.as_mut() else {
+            return Err("journal: closed before this was written".to_string());
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| store.commit(appends, removals)));
+        match outcome {
+            Ok(Ok(())) => {
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                let (added, removed) = (appends.len() as u64, removals.len() as u64);
+                let _ = self.pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
+                    Some((p + added).saturating_sub(removed))
+                });
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("journal: the write failed: {e}")),
+            Err(_) => Err("journal: the write panicked".to_string()),
         }
     }
 }
@@ -210,68 +259,6 @@ impl Journal {
 impl Drop for Journal {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-impl Inner {
-    /// Waits until batch `batch` is done; its error, if it failed.
-    fn wait_for(&self, mut q: parking_lot::MutexGuard<'_, Queue>, batch: u64) -> Result<()> {
-        while q.done < batch && !q.exited {
-            self.committed.wait(&mut q);
-        }
-        match q.failures.iter().find(|(b, _)| *b == batch) {
-            Some((_, why)) => Err(Error::new(ErrorKind::Journal, why.clone())),
-            None if q.done < batch => {
-                Err(Error::new(ErrorKind::Journal, "journal: closed before this was written"))
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// The writer thread: one transaction per batch, until closed and drained.
-    fn run(&self, mut store: Store) {
-        let mut appends = Vec::new();
-        let mut removals = Vec::new();
-        loop {
-            let batch = {
-                let mut q = self.queue.lock();
-                while q.appends.is_empty() && q.removals.is_empty() && !q.stopping {
-                    self.work.wait(&mut q);
-                }
-                if q.appends.is_empty() && q.removals.is_empty() {
-                    q.exited = true;
-                    drop(q);
-                    self.committed.notify_all();
-                    return;
-                }
-                std::mem::swap(&mut q.appends, &mut appends);
-                std::mem::swap(&mut q.removals, &mut removals);
-                q.writing = true;
-                q.open += 1;
-                q.open - 1
-            };
-            let outcome = store.commit(&appends, &removals);
-            if outcome.is_ok() {
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                let added = appends.len() as u64;
-                let _ = self.pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |p| {
-                    Some((p + added).saturating_sub(removals.len() as u64))
-                });
-            }
-            appends.clear();
-            removals.clear();
-            let mut q = self.queue.lock();
-            if let Err(e) = outcome {
-                q.failures.push((batch, format!("journal: the write failed: {e}")));
-                if q.failures.len() > 256 {
-                    q.failures.remove(0);
-                }
-            }
-            q.done = batch;
-            q.writing = false;
-            drop(q);
-            self.committed.notify_all();
-        }
     }
 }
 
@@ -299,7 +286,7 @@ mod tests {
     #[test]
     fn concurrent_appends_share_commits_and_all_survive() {
         let path = store::tests::temp_path("group");
-        let journal = Arc::new(Journal::open(&path).unwrap());
+        let journal = std::sync::Arc::new(Journal::open(&path).unwrap());
         let threads: Vec<_> = (0..8)
             .map(|t| {
                 let journal = journal.clone();
@@ -338,6 +325,6 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Shutdown);
         // A removal after the close is not written, and waiting for it does not hang.
         journal.remove(1);
-        journal.sync().unwrap();
+        assert_eq!(journal.sync().unwrap_err().kind(), ErrorKind::Journal);
     }
 }

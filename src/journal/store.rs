@@ -2,8 +2,8 @@
 //! in WAL mode with `synchronous=FULL`, held with an exclusive lock for as long as
 //! the client lives.
 //!
-//! Everything here runs on the journal's writer thread or before any thread starts:
-//! never under the scheduler's lock.
+//! Everything here runs on a submitter's or the completion thread (the leader of a
+//! group commit) or before any thread starts: never under the scheduler's lock.
 
 use std::io::Read;
 use std::path::Path;
