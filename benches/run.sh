@@ -178,12 +178,14 @@ log "counter server on $COUNTER (pid ${PIDS[-1]})"
 
 if [ "$MODE" != python ]; then
 # ---------------------------------------------------------------- overhead
-log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
+log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI, each also with callbacks on workers"
 for rep in $(seq 0 $((REPS - 1))); do
 	for t in $THREADS; do
-		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" >>"$RESULTS"
+		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" \
+			--impls raw,rlc,rlc_inline >>"$RESULTS"
 		if [ "$HAVE_CABI" = 1 ]; then
 			"$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
+			RLC_BENCH_CALLBACKS_ON_WORKERS=1 "$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
 		fi
 	done
 done

@@ -158,6 +158,31 @@ fn a_second_live_client_on_the_same_journal_is_refused() {
 }
 
 #[test]
+fn with_callbacks_on_workers_each_removal_is_written_at_once() {
+    let server = mock();
+    let path = journal_path("inline");
+    let mut cfg = journaled(&server.url(), &path);
+    cfg.callbacks_on_workers(true);
+    let client = Client::new(cfg).unwrap();
+    let (tx, rx) = unbounded();
+    for i in 0..20 {
+        let tx = tx.clone();
+        client
+            .submit_tagged(post("/ok", "x"), &i.to_string(), 0, move |_, r| tx.send(r).unwrap())
+            .unwrap();
+    }
+    for _ in 0..20 {
+        assert_eq!(rx.recv_timeout(PATIENCE).unwrap().unwrap().status(), 200);
+    }
+    // Nothing else writes now: only the workers' own syncs can empty the journal.
+    let start = Instant::now();
+    while client.journal_stats().unwrap().pending > 0 {
+        assert!(start.elapsed() < PATIENCE, "{:?}", client.journal_stats());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
 fn recover_needs_a_journal() {
     let server = mock();
     let client = Client::new(config(&server.url())).unwrap();

@@ -433,6 +433,13 @@ public:
     /// to three quarters, quiet seconds climb back toward the configured rate, which is
     /// the ceiling (so a rate_limit is needed: Client throws InvalidArgument without).
     Config &adaptive(bool on = true) & { return ok(rlc_config_set_adaptive(cfg_, on)); }
+    /// Runs the callback of a request a worker finished on that worker, at once, not on
+    /// the completion thread: the highest throughput, but callbacks run concurrently (in
+    /// no order across workers) and a slow one holds its worker. Requests the client
+    /// completes itself, and events, still come on the completion thread.
+    Config &callbacks_on_workers(bool on = true) & {
+        return ok(rlc_config_set_callbacks_on_workers(cfg_, on));
+    }
 
     Config &&retry_budget(std::uint32_t percent, std::uint32_t min_per_second) && {
         return std::move(retry_budget(percent, min_per_second));
@@ -444,6 +451,9 @@ public:
         return std::move(retry_on_status(codes));
     }
     Config &&adaptive(bool on = true) && { return std::move(adaptive(on)); }
+    Config &&callbacks_on_workers(bool on = true) && {
+        return std::move(callbacks_on_workers(on));
+    }
 
     /// The event handler set with on_event, shared with the clients made since.
     const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }
