@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
+use std::time::SystemTime;
 
 use crossbeam_channel::unbounded;
 use parking_lot::{Condvar, Mutex};
@@ -10,6 +11,7 @@ use crate::clock::MonotonicClock;
 use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{self, Journal, JournalStats};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::request::{check_target, BaseUrl, Request};
 use crate::response::Response;
@@ -45,6 +47,11 @@ impl Client {
                 "adaptive limiting needs a rate limit: the rate to start from and climb back to",
             ));
         }
+        // The journal first: a bad one fails here, before any thread starts.
+        let journal = match &config.journal {
+            Some(path) => Some(Arc::new(Journal::open(path)?)),
+            None => None,
+        };
         let (dispatch_tx, dispatch_rx) = unbounded();
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
@@ -58,6 +65,7 @@ impl Client {
             dispatch: dispatch_tx,
             completion_thread: OnceLock::new(),
             freed_in_callback: Mutex::new(None),
+            journal,
         });
         let mut threads = Vec::new();
         let s = shared.clone();
@@ -121,12 +129,120 @@ impl Client {
         priority: i32,
         callback: Callback,
     ) -> std::result::Result<RequestId, (Error, Callback)> {
+        self.try_submit_tagged(request, None, priority, callback)
+    }
+
+    /// [`Client::submit`] of a request named `tag` in the application's own terms (an
+    /// order number, a file name): with a journal, the tag is kept with the request
+    /// and handed back by [`Client::recover`] in the next process, since callbacks and
+    /// what they capture die with the process. At most 4 KiB.
+    pub fn submit_tagged(
+        &self,
+        request: Request,
+        tag: &str,
+        priority: i32,
+        callback: impl FnOnce(RequestId, Result<Response>) + Send + 'static,
+    ) -> Result<RequestId> {
+        self.try_submit_tagged(request, Some(tag), priority, Box::new(callback)).map_err(|(e, _)| e)
+    }
+
+    /// [`Client::try_submit`] with a tag (see [`Client::submit_tagged`]).
+    pub fn try_submit_tagged(
+        &self,
+        request: Request,
+        tag: Option<&str>,
+        priority: i32,
+        callback: Callback,
+    ) -> std::result::Result<RequestId, (Error, Callback)> {
+        if let Some(Err(e)) = tag.map(journal::check_tag) {
+            return Err((e, callback));
+        }
         // A target the HTTP layer would refuse is refused here, at submit: it never
         // takes a token, nor becomes a breaker's probe.
-        match check_target(&request.target, self.shared.config.base_url.as_deref()) {
-            Ok(()) => self.shared.enqueue(request, priority, callback),
-            Err(e) => Err((e, callback)),
+        if let Err(e) = check_target(&request.target, self.shared.config.base_url.as_deref()) {
+            return Err((e, callback));
         }
+        match &self.shared.journal {
+            Some(journal) => self.submit_journaled(journal, request, tag, priority, callback),
+            None => self.shared.enqueue(request, priority, callback),
+        }
+    }
+
+    /// A submit with a journal: the request is on disk before it is queued (and
+    /// before this returns), and leaves it once its callback has run.
+    fn submit_journaled(
+        &self,
+        journal: &Arc<Journal>,
+        mut request: Request,
+        tag: Option<&str>,
+        priority: i32,
+        callback: Callback,
+    ) -> std::result::Result<RequestId, (Error, Callback)> {
+        // Refusals that can be told now cost no disk write.
+        if let Err(e) = self.shared.admits(&request) {
+            return Err((e, callback));
+        }
+        let row = journal.next_id();
+        let entry = journal::to_row(row, &mut request, tag, priority, SystemTime::now());
+        if let Err(e) = journal.append(entry) {
+            return Err((e, callback));
+        }
+        let callback: Callback = Box::new(journal::remove_after(journal.clone(), row, callback));
+        self.shared.enqueue(request, priority, callback).map_err(|refused| {
+            // Refused after all (the client began closing meanwhile): the row goes.
+            journal.remove(row);
+            let _ = journal.sync();
+            refused
+        })
+    }
+
+    /// Queues every request that the journal holds from an earlier process, with
+    /// `priority`, oldest first; returns how many. `callback` is called exactly once
+    /// for each, on the completion thread, with the request's tag (`None` if it had
+    /// none). A request whose deadline passed while no process ran completes with
+    /// `Timeout`, unsent. Only the first call recovers anything; later calls return 0.
+    /// `InvalidState` without a journal; `Shutdown` when the client is closing and
+    /// nothing was queued (if it began closing midway, the count of those queued,
+    /// which complete with `Shutdown`; the rest stay in the journal).
+    pub fn recover<F>(&self, priority: i32, callback: F) -> Result<usize>
+    where
+        F: Fn(RequestId, Option<&str>, Result<Response>) + Send + Sync + 'static,
+    {
+        let Some(journal) = &self.shared.journal else {
+            return Err(Error::new(ErrorKind::InvalidState, "the client has no journal"));
+        };
+        let Some(rows) = journal.take_leftovers() else { return Ok(0) };
+        let callback = Arc::new(callback);
+        let now = SystemTime::now();
+        let mut count = 0;
+        let mut rows = rows.into_iter();
+        while let Some(row) = rows.next() {
+            let id = row.id;
+            let (request, tag) = journal::from_row(row, now);
+            let callback = callback.clone();
+            let callback: Callback =
+                Box::new(journal::remove_after(journal.clone(), id, move |rid, result| {
+                    callback(rid, tag.as_deref(), result)
+                }));
+            let queued = match request {
+                Some(request) => self.shared.enqueue_recovered(request, priority, callback),
+                None => self.shared.complete_expired(callback),
+            };
+            if let Err((e, _)) = queued {
+                // Closing: what was not queued stays in the journal (and in memory, for
+                // a later call). An error only when nothing was queued, so that a
+                // caller never has callbacks coming for a call that failed.
+                journal.return_leftovers(rows.collect());
+                return if count == 0 { Err(e) } else { Ok(count) };
+            }
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The journal's counters, when the client has one.
+    pub fn journal_stats(&self) -> Option<JournalStats> {
+        self.shared.journal.as_ref().map(|j| j.stats())
     }
 
     fn submit_boxed(
@@ -142,6 +258,16 @@ impl Client {
     /// would deadlock the completion thread (or hold a worker that may be the one
     /// that has to answer).
     pub fn send(&self, request: Request, priority: i32) -> Result<Response> {
+        self.send_tagged(request, None, priority)
+    }
+
+    /// [`Client::send`] with a tag (see [`Client::submit_tagged`]).
+    pub fn send_tagged(
+        &self,
+        request: Request,
+        tag: Option<&str>,
+        priority: i32,
+    ) -> Result<Response> {
         if self.in_callback() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
@@ -149,9 +275,10 @@ impl Client {
             ));
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.submit(request, priority, move |_, result| {
+        let callback: Callback = Box::new(move |_, result| {
             let _ = tx.send(result);
-        })?;
+        });
+        self.try_submit_tagged(request, tag, priority, callback).map_err(|(e, _)| e)?;
         rx.recv().unwrap_or_else(|_| Err(Error::new(ErrorKind::Panic, "the completion was lost")))
     }
 
@@ -225,6 +352,10 @@ impl Client {
         let mut threads = self.threads.lock();
         for handle in threads.drain(..) {
             let _ = handle.join();
+        }
+        // Every callback has run and its removal is written: let go of the file.
+        if let Some(journal) = &self.shared.journal {
+            journal.close();
         }
     }
 

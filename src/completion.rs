@@ -29,6 +29,10 @@ pub(crate) enum Delivery {
     Event(Event),
 }
 
+/// The most callbacks that run between two calls of `after_batch`: with a journal,
+/// the most whose removal a crash can find not yet on disk (and so run again).
+pub(crate) const SYNC_EVERY: usize = 16;
+
 #[derive(Default)]
 struct State {
     queued: VecDeque<Delivery>,
@@ -63,9 +67,11 @@ impl CompletionQueue {
     }
 
     /// The completion thread's loop: runs every callback (and hands every event to
-    /// `on_event`) in the order queued, then returns after [`CompletionQueue::stop`]
-    /// once the queue is empty.
-    pub fn run(&self, on_event: Option<&EventHook>) {
+    /// `on_event`) in the order queued, calls `after_batch` after every
+    /// [`SYNC_EVERY`] deliveries and at the end of each batch (the journal waits there
+    /// for the removals of the callbacks that ran to reach the disk), then returns
+    /// after [`CompletionQueue::stop`] once the queue is empty.
+    pub fn run(&self, on_event: Option<&EventHook>, after_batch: &dyn Fn()) {
         let mut batch = VecDeque::new();
         loop {
             {
@@ -78,7 +84,10 @@ impl CompletionQueue {
                 }
                 std::mem::swap(&mut state.queued, &mut batch);
             }
-            for delivery in batch.drain(..) {
+            for (i, delivery) in batch.drain(..).enumerate() {
+                if i > 0 && i % SYNC_EVERY == 0 {
+                    after_batch();
+                }
                 // A panicking Rust callback or hook must not take the others down.
                 match delivery {
                     Delivery::Done(Completion { callback, id, result }) => {
@@ -91,6 +100,7 @@ impl CompletionQueue {
                     }
                 }
             }
+            after_batch();
         }
     }
 }

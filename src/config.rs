@@ -110,6 +110,8 @@ pub struct Config {
     pub(crate) retry_statuses: Vec<u16>,
     /// Whether the primary rate limit adapts to throttles (AIMD).
     pub(crate) adaptive: bool,
+    /// Where accepted requests are kept until they finish (the persistent queue).
+    pub(crate) journal: Option<std::path::PathBuf>,
     /// Whether a request that a worker finishes has its callback run on that worker.
     pub(crate) callbacks_on_workers: bool,
 }
@@ -138,6 +140,7 @@ impl Default for Config {
             retry_budget: (20, 10),
             retry_statuses: vec![429, 502, 503, 504],
             adaptive: false,
+            journal: None,
         }
     }
 }
@@ -444,6 +447,22 @@ impl Config {
             return Err(Error::invalid("name must not hold a control character"));
         }
         self.name = name.to_string();
+        Ok(self)
+    }
+
+    /// Keeps every accepted request in a journal at `path` (an SQLite file, created
+    /// when missing) until its callback has run: a submit returns only once its
+    /// request is on disk, and a process that died leaves its unfinished requests
+    /// for [`crate::Client::recover`]. Each journaled request without an
+    /// `Idempotency-Key` header gets one. The file is opened by `Client::new`, which
+    /// fails with `ErrorKind::Journal` when it is locked by another live client,
+    /// corrupt, from a newer rlc, read-only, or not rlc's (never overwritten).
+    pub fn journal(&mut self, path: impl Into<std::path::PathBuf>) -> Result<&mut Self> {
+        let path = path.into();
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid("the journal path must not be empty"));
+        }
+        self.journal = Some(path);
         Ok(self)
     }
 }

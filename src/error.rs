@@ -35,6 +35,9 @@ pub enum ErrorKind {
     /// A redirect was refused: a loop, too many hops, https to http, or an
     /// unreadable `Location`. Never retried, not a breaker failure.
     Redirect,
+    /// The journal (`Config::journal`) cannot be used: locked by another live
+    /// client, corrupt, from a newer rlc, read-only, not rlc's file, or a write failed.
+    Journal,
     /// A GraphQL request could not be built: the query does not parse, names no
     /// operation to run, or its variables are not a JSON object.
     Graphql,
@@ -58,6 +61,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "RLC_E_INVALID_STATE",
             ErrorKind::Panic => "RLC_E_PANIC",
             ErrorKind::Redirect => "RLC_E_REDIRECT",
+            ErrorKind::Journal => "RLC_E_JOURNAL",
             ErrorKind::Graphql => "RLC_E_GRAPHQL",
         }
     }

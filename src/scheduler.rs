@@ -169,6 +169,8 @@ pub(crate) struct Shared {
     /// A client handle freed inside one of its callbacks, kept alive until the last
     /// callback has run (see `Client::free`).
     pub freed_in_callback: Mutex<Option<Box<dyn Send>>>,
+    /// The persistent queue, when the config names one.
+    pub journal: Option<std::sync::Arc<crate::journal::Journal>>,
 }
 
 impl Core {
@@ -336,7 +338,13 @@ impl Shared {
     /// The completion thread's body: every callback, then the client handle if it
     /// was freed inside one of them.
     pub fn run_completions(&self) {
-        self.completions.run(self.config.on_event.as_ref());
+        // With a journal, a batch's removals reach the disk before the next batch runs.
+        let sync_journal = || {
+            if let Some(journal) = &self.journal {
+                let _ = journal.sync();
+            }
+        };
+        self.completions.run(self.config.on_event.as_ref(), &sync_journal);
         let freed = self.freed_in_callback.lock().take();
         drop(freed);
     }
@@ -384,6 +392,49 @@ impl Shared {
         Completion { callback: job.callback, id: job.key.id, result }
     }
 
+    /// Why a request of `cost` would be refused now, if it would: counted and
+    /// reported as the refusal it is.
+    fn refusal(&self, core: &Core, request: &Request, now: Nanos) -> Option<Error> {
+        let cost = request.cost;
+        if core.closing {
+            return Some(Error::new(ErrorKind::Shutdown, "the client is shutting down"));
+        }
+        if !core.breaker.accepts_submit(now) {
+            self.metrics.circuit_open_at_submit();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::CircuitOpen });
+            return Some(Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"));
+        }
+        if cost > core.limiter.max_cost() {
+            let max = core.limiter.max_cost();
+            return Some(Error::invalid(format!(
+                "the request costs {cost} tokens, more than a rate limit ever holds ({max})"
+            )));
+        }
+        if let Some(points) = request.points.filter(|&p| p > core.limiter.max_points()) {
+            let max = core.limiter.max_points();
+            return Some(Error::invalid(format!(
+                "the GraphQL query costs {points} points, more than the cost limit ever holds ({max})"
+            )));
+        }
+        if core.queued >= self.config.max_queue_size {
+            self.metrics.queue_full();
+            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::QueueFull });
+            return Some(Error::new(
+                ErrorKind::QueueFull,
+                format!("the queue holds {} requests already", core.queued),
+            ));
+        }
+        None
+    }
+
+    /// Whether `request` would be accepted now (the journal asks before it writes
+    /// one, so that a refusal costs no disk write).
+    pub fn admits(&self, request: &Request) -> Result<(), Error> {
+        let now = self.clock.now();
+        let core = self.lock();
+        self.refusal(&core, request, now).map_or(Ok(()), Err)
+    }
+
     /// Accepts a request into the queue, or refuses it at once.
     pub fn enqueue(
         &self,
@@ -391,44 +442,59 @@ impl Shared {
         priority: i32,
         callback: Callback,
     ) -> Result<u64, (Error, Callback)> {
-        let now = self.clock.now();
+        self.enqueue_as(request, priority, callback, false)
+    }
+
+    /// Queues a request recovered from the journal: it was accepted once already, so
+    /// neither the queue bound nor the breaker refuses it (only a closing client does).
+    pub fn enqueue_recovered(
+        &self,
+        request: Request,
+        priority: i32,
+        callback: Callback,
+    ) -> Result<u64, (Error, Callback)> {
+        self.enqueue_as(request, priority, callback, true)
+    }
+
+    /// Completes a recovered request whose deadline passed while no process ran:
+    /// with `Timeout`, unsent, on the completion thread like any other.
+    pub fn complete_expired(&self, callback: Callback) -> Result<u64, (Error, Callback)> {
         let mut core = self.lock();
         if core.closing {
             return Err((Error::new(ErrorKind::Shutdown, "the client is shutting down"), callback));
         }
-        if !core.breaker.accepts_submit(now) {
-            self.metrics.circuit_open_at_submit();
-            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::CircuitOpen });
-            return Err((
-                Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"),
-                callback,
-            ));
-        }
-        if request.cost > core.limiter.max_cost() {
-            let max = core.limiter.max_cost();
-            let err = Error::invalid(format!(
-                "the request costs {} tokens, more than a rate limit ever holds ({max})",
-                request.cost
-            ));
-            return Err((err, callback));
-        }
-        if let Some(points) = request.points.filter(|&p| p > core.limiter.max_points()) {
-            let max = core.limiter.max_points();
-            let err = Error::invalid(format!(
-                "the GraphQL query costs {points} points, more than the cost limit ever holds ({max})"
-            ));
-            return Err((err, callback));
-        }
-        if core.queued >= self.config.max_queue_size {
-            self.metrics.queue_full();
-            self.emit(|| Event::Dropped { id: None, reason: ErrorKind::QueueFull });
-            return Err((
-                Error::new(
-                    ErrorKind::QueueFull,
-                    format!("the queue holds {} requests already", core.queued),
-                ),
-                callback,
-            ));
+        let id = core.next_id;
+        core.next_id += 1;
+        self.metrics.submitted();
+        self.emit(|| Event::Dropped { id: Some(id), reason: ErrorKind::Timeout });
+        let result = Err(Error::new(
+            ErrorKind::Timeout,
+            "the request's deadline passed while no process ran it (recovered from the journal)",
+        ));
+        self.metrics.completed(&result, 0);
+        // Under the lock: a shutdown cannot stop the completion thread between the
+        // check above and this push (nothing is in flight to hold it).
+        self.completions.push(Completion { callback, id, result });
+        drop(core);
+        Ok(id)
+    }
+
+    fn enqueue_as(
+        &self,
+        request: Request,
+        priority: i32,
+        callback: Callback,
+        recovered: bool,
+    ) -> Result<u64, (Error, Callback)> {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        let refused = if recovered {
+            core.closing.then(|| Error::new(ErrorKind::Shutdown, "the client is shutting down"))
+        } else {
+            self.refusal(&core, &request, now)
+        };
+        if let Some(e) = refused {
+            return Err((e, callback));
         }
         let id = core.next_id;
         core.next_id += 1;
@@ -951,5 +1017,10 @@ impl Shared {
         // A panicking Rust callback must not take the worker down.
         let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
         INLINE_CALLBACK_OF.with(|c| c.set(outer));
+        // With a journal, the request's removal reaches the disk before this worker
+        // takes more (commits shared with the other workers' and the submitters').
+        if let Some(journal) = &self.journal {
+            let _ = journal.sync();
+        }
     }
 }

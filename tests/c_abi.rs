@@ -69,6 +69,13 @@ fn c_basic() {
 }
 
 #[test]
+fn c_journal() {
+    let dir = scratch_dir(SUITE).join("journal-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    run_c_with("journal", &[dir.display().to_string()]);
+}
+
+#[test]
 fn c_hardening() {
     run_c("hardening");
 }

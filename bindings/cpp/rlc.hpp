@@ -39,6 +39,7 @@
 #ifndef RLC_HPP
 #define RLC_HPP
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +89,7 @@ enum class Result : int {
     InvalidState = RLC_E_INVALID_STATE,
     Panic = RLC_E_PANIC,
     Redirect = RLC_E_REDIRECT,
+    Journal = RLC_E_JOURNAL,
     Graphql = RLC_E_GRAPHQL,
 };
 
@@ -175,6 +177,7 @@ public:
         r.status_ = rlc_response_status(resp);
         r.attempts_ = rlc_response_attempts(resp);
         if (const char *msg = rlc_response_error_message(resp)) r.error_message_ = msg;
+        if (const char *tag = rlc_response_tag(resp)) r.tag_ = tag;
         if (const char *errors = rlc_response_graphql_errors(resp)) r.graphql_errors_ = errors;
         std::size_t len = 0;
         if (const std::uint8_t *body = rlc_response_body(resp, &len)) {
@@ -202,6 +205,8 @@ public:
     std::uint32_t attempts() const noexcept { return attempts_; }
     /// Why the request failed; "" when a response came.
     const std::string &error_message() const noexcept { return error_message_; }
+    /// The request's tag (Request::tag); "" when it had none.
+    const std::string &tag() const noexcept { return tag_; }
     /// Every header line in the order received; a repeated name once per line.
     const Headers &headers() const noexcept { return headers_; }
     /// The value of the first header named `name`, compared without regard to case.
@@ -229,6 +234,7 @@ private:
     std::uint16_t status_ = 0;
     std::uint32_t attempts_ = 0;
     std::string error_message_;
+    std::string tag_;
     std::optional<std::string> graphql_errors_;
     Headers headers_;
     std::vector<std::uint8_t> body_;
@@ -390,6 +396,19 @@ public:
     }
     Config &&user_agent(const std::string &ua) && { return std::move(user_agent(ua)); }
     Config &&name(const std::string &n) && { return std::move(name(n)); }
+
+    // ---- The persistent queue ----------------------------------------------------
+    /// Keeps every accepted request in a journal at `path` (an SQLite file) until its
+    /// callback has run: submit returns only once the request is on disk, and after
+    /// a crash the next process's Client::recover queues what is left. At least once:
+    /// a request in flight at the crash is sent again, with the same Idempotency-Key
+    /// (each journaled request gets one unless it has its own). The Client
+    /// constructor throws Result::Journal when the journal is locked by another live
+    /// client, corrupt, from a newer rlc, read-only, or not rlc's file.
+    Config &journal(const std::string &path) & {
+        return ok(rlc_config_set_journal(cfg_, path.c_str()));
+    }
+    Config &&journal(const std::string &path) && { return std::move(journal(path)); }
     Config &&ca_bundle(const std::string &path) && { return std::move(ca_bundle(path)); }
     Config &&max_redirects(std::uint32_t max) && { return std::move(max_redirects(max)); }
     Config &&redirect_to_http(bool allow = true) && { return std::move(redirect_to_http(allow)); }
@@ -562,6 +581,11 @@ public:
     Request &&cost(std::uint32_t tokens) && { return std::move(cost(tokens)); }
     Request &&max_retries(std::uint32_t n) && { return std::move(max_retries(n)); }
 
+    /// The application's own name for the request (an order number...), kept in the
+    /// journal with it and read back as Response::tag, also by Client::recover in
+    /// the next process. At most 4 KiB.
+    Request &tag(const std::string &tag) & { return ok(rlc_request_set_tag(req_, tag.c_str())); }
+    Request &&tag(const std::string &t) && { return std::move(tag(t)); }
     /// A GraphQL request (rlc_graphql_request_new): a POST of {query, variables,
     /// operationName} to `path_or_url`. `variables_json` ("" for none) must be a JSON
     /// object; `operation_name` ("" for none) picks one of several operations. Throws
@@ -647,7 +671,44 @@ struct GraphQLOptions {
 
 } // namespace rlc
 
+namespace rlc::detail {
+
+/// The callback that Client::recover shares between the requests it queues, deleted
+/// after the last of them has run. `pending` starts at a bias and counts callbacks
+/// down; recover takes the bias back less the count once it knows it, so the count
+/// reaches zero exactly when every callback has run and recover has returned.
+struct Recovery {
+    static constexpr std::int64_t bias = std::int64_t{1} << 40;
+    Callback callback;
+    std::atomic<std::int64_t> pending{bias};
+
+    /// Counts `n` down; deletes this when it reaches zero.
+    void release(std::int64_t n) {
+        if (pending.fetch_sub(n) == n) delete this;
+    }
+};
+
+} // namespace rlc::detail
+
 extern "C" {
+/// The C callback of Client::recover: `user_data` is the shared rlc::detail::Recovery.
+/// Exceptions are handled as in rlc_hpp_complete.
+inline void rlc_hpp_recovered(void *user_data, rlc_request_id id, rlc_result result,
+                              const rlc_response *response) noexcept {
+    auto *recovery = static_cast<rlc::detail::Recovery *>(user_data);
+    try {
+        auto r = static_cast<rlc::Result>(result);
+        recovery->callback(rlc::Response::copy_of(id, r, response), r);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw: %s (ignored)\n",
+                     static_cast<unsigned long long>(id), e.what());
+    } catch (...) {
+        std::fprintf(stderr, "rlc.hpp: the callback of request %llu threw (ignored)\n",
+                     static_cast<unsigned long long>(id));
+    }
+    recovery->release(1);
+}
+
 /// The C callback of every submit: `user_data` is a heap-allocated rlc::Callback,
 /// which this deletes -- the library calls it exactly once per accepted request, and
 /// a refused submit deletes it itself. No exception leaves: one from the user's
@@ -751,6 +812,25 @@ public:
         return Response::copy_of(0, Result::Ok, owned.get());
     }
 
+    /// Queues every request that the journal (Config::journal) holds from an earlier
+    /// process, with `priority`, and returns how many. `callback` runs once for each,
+    /// on the completion thread; Response::tag tells which request it was. One whose
+    /// deadline passed while no process ran completes with Result::Timeout, unsent.
+    /// Only the first call finds anything. Throws InvalidState without a journal,
+    /// InvalidArgument for an empty callback, Shutdown on a closing client.
+    std::size_t recover(std::int32_t priority, Callback callback) {
+        if (!callback) throw Error(Result::InvalidArgument, "recover needs a callback");
+        rlc_client *client = handle();
+        auto *recovery = new detail::Recovery{std::move(callback)};
+        std::size_t count = 0;
+        const rlc_result rc = rlc_client_recover(client, priority, &rlc_hpp_recovered, recovery, &count);
+        if (rc != RLC_OK) {
+            delete recovery; // on failure the library never calls it
+            throw Error::last(rc);
+        }
+        recovery->release(detail::Recovery::bias - static_cast<std::int64_t>(count));
+        return count;
+    }
     /// Runs a GraphQL operation and waits for it: the answer's Response when it has
     /// no errors (the `data` is in its body); throws GraphQLError carrying the errors
     /// when it has any (or is no 2xx), Error Graphql at once for a query that does not

@@ -58,6 +58,14 @@ type Config struct {
 	// metrics of several clients can be told apart (default "default"): 1 to 128
 	// bytes without a control character.
 	Name string
+	// Journal, when set, is the path of an SQLite file that keeps every accepted
+	// request until its callback has run (the persistent queue): Submit returns only
+	// once the request is on disk, and after a crash the next process's
+	// [Client.Recover] finishes what is left. Each journaled request gets an
+	// Idempotency-Key header unless it has one. NewClient fails with ErrJournal when
+	// the file is locked by another live client, corrupt, from a newer rlc,
+	// read-only, or not rlc's (it is never overwritten).
+	Journal string
 	// CABundleFile is a PEM file whose certificates are trusted instead of the
 	// built-in Mozilla roots. TLS is always verified; this changes what against.
 	CABundleFile string
@@ -378,6 +386,9 @@ func (cfg *Config) apply(c *C.rlc_config) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := cfg.journalSetting(c); err != nil {
+		return err
 	}
 	if cfg.Name != "" {
 		err := withCStrings(func(cs []*C.char) C.enum_rlc_result {

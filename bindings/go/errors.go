@@ -49,6 +49,10 @@ const (
 	// ErrRedirect: a redirect was refused (a loop, too many hops, https to http,
 	// an unreadable Location). Never retried.
 	ErrRedirect Code = 14
+	// ErrJournal: the journal (Config.Journal) cannot be used: locked by another
+	// live client, corrupt, from a newer rlc, read-only, or not rlc's file; or a
+	// journal write failed. The message says which.
+	ErrJournal Code = 16
 	// ErrGraphQL: a GraphQL query that does not parse, holds several operations and
 	// no OperationName, is a subscription, or variables that are not an object.
 	ErrGraphQL Code = 18
@@ -75,15 +79,19 @@ func _() {
 	_ = x[ErrInvalidState-C.RLC_E_INVALID_STATE]
 	_ = x[ErrPanic-C.RLC_E_PANIC]
 	_ = x[ErrRedirect-C.RLC_E_REDIRECT]
+	_ = x[ErrJournal-C.RLC_E_JOURNAL]
 	_ = x[ErrGraphQL-C.RLC_E_GRAPHQL]
 }
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".
 func (c Code) String() string {
-	if c < codeOK || (c > ErrRedirect && c != ErrGraphQL) {
-		return fmt.Sprintf("rlc_result(%d)", int(c))
+	// The library names every code it has; for any other number it says UNKNOWN.
+	if c >= codeOK {
+		if name := C.GoString(C.rlc_result_str(C.uint32_t(c))); name != "RLC_E_UNKNOWN" {
+			return name
+		}
 	}
-	return C.GoString(C.rlc_result_str(C.uint32_t(c)))
+	return fmt.Sprintf("rlc_result(%d)", int(c))
 }
 
 // Error makes a Code an error, so it can be a sentinel for errors.Is.

@@ -47,6 +47,10 @@ type Request struct {
 	// MaxRetries, when set, is how many times this request is retried instead of the
 	// client's Retry.MaxRetries (0: never). The client's RetryBudget still applies.
 	MaxRetries *int
+	// Tag is the application's own name for the request (an order number...),
+	// kept in the journal with it and handed back by [Client.Recover] in the next
+	// process; also in [Response.Tag]. At most 4 KiB.
+	Tag string
 
 	// graphql, for a request of Client.GraphQL, is what the library builds it from.
 	graphql *graphqlOp
@@ -189,6 +193,9 @@ func (r *Request) fill(req *C.rlc_request) error {
 		if err := check(C.rlc_request_set_retry_non_idempotent(req, true)); err != nil {
 			return err
 		}
+	}
+	if err := r.tagSetting(req); err != nil {
+		return err
 	}
 	return r.fillLimits(req)
 }

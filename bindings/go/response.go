@@ -23,6 +23,8 @@ type Response struct {
 	Body []byte
 	// Attempts is how many attempts it took (1 when the first one answered).
 	Attempts int
+	// Tag is the request's Tag ("" when it had none).
+	Tag string
 	// GraphQLErrors is a GraphQL answer's "errors" array as JSON; nil for other
 	// requests or when it had none.
 	GraphQLErrors json.RawMessage
@@ -55,6 +57,7 @@ func copyCompletion(result C.enum_rlc_result, resp *C.rlc_response) (*Response, 
 	r := &Response{
 		Status:   int(C.rlc_response_status(resp)),
 		Attempts: int(C.rlc_response_attempts(resp)),
+		Tag:      responseTag(resp),
 	}
 	var n C.size_t
 	body, err := copyCBytes(unsafe.Pointer(C.rlc_response_body(resp, &n)), uint64(n))

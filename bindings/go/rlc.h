@@ -103,6 +103,20 @@ typedef enum rlc_metric {
    */
   RLC_METRIC_RATE_LIMIT = 4,
   /*
+   Requests in the journal now: accepted and not finished, this process's and
+   those an earlier one left (0 without a journal).
+   */
+  RLC_METRIC_JOURNAL_PENDING = 20,
+  /*
+   Journal transactions committed, each one fsync carrying any number of submits
+   and removals (compare with `submitted` to see the grouping).
+   */
+  RLC_METRIC_JOURNAL_COMMITS = 21,
+  /*
+   Requests of an earlier process queued by `rlc_client_recover`.
+   */
+  RLC_METRIC_JOURNAL_RECOVERED = 22,
+  /*
    GraphQL answers that said THROTTLED (HTTP 200 with that error code), each
    retried like a 429.
    */
@@ -184,6 +198,12 @@ typedef enum rlc_result {
    allows, https to http, or an unreadable Location. Never retried.
    */
   RLC_E_REDIRECT,
+  /*
+   The journal (rlc_config_set_journal) cannot be used: it is locked by another
+   live client, corrupt, from a newer rlc, on a read-only path, or a file that is
+   not rlc's (never overwritten); or a journal write failed. rlc_last_error says which.
+   */
+  RLC_E_JOURNAL = 16,
   /*
    A GraphQL request could not be built: the query does not parse, names no
    operation to run (or is a subscription), or the variables are not a JSON object.
@@ -699,7 +719,10 @@ enum rlc_result rlc_config_set_callbacks_on_workers(struct rlc_config *cfg, bool
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
  it to `*out`; the caller owns it and frees it with `rlc_client_free`.
  RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
- could not be started. `*out` is written only on success.
+ could not be started; RLC_E_JOURNAL when the journal (`rlc_config_set_journal`)
+ cannot be used (locked by another live client, corrupt, from a newer rlc,
+ read-only, or not rlc's file; `rlc_last_error` says which). `*out` is written only
+ on success.
  */
 enum rlc_result rlc_client_new(const struct rlc_config *cfg, struct rlc_client **out);
 
@@ -978,6 +1001,61 @@ enum rlc_result rlc_client_metric(const struct rlc_client *client, uint32_t metr
 enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
                                               rlc_event_callback cb,
                                               void *user_data);
+
+/*
+ Keeps every request that clients made from `cfg` accept in a journal at `path`
+ (an SQLite file, created when missing; `path` is copied) until its callback has
+ run. With a journal, `rlc_submit` returns RLC_OK only once the request (method,
+ target, headers, body, priority, deadline, tag) is on disk: concurrent submits
+ share one disk write. A request without an `Idempotency-Key` header gets one (a
+ random UUID, kept across a resend). After a crash, the next process's
+ `rlc_client_recover` queues what the journal holds: delivery is at least once (a
+ request in flight at the crash is sent again, with the same key). A request that
+ completes with RLC_E_SHUTDOWN stays in the journal for the next process.
+ `rlc_client_new` fails with RLC_E_JOURNAL, and `rlc_last_error` says why, when the
+ journal is locked by another live client, corrupt, from a newer rlc, on a
+ read-only path, or a file that is not rlc's (it is never overwritten).
+ RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8 or an empty path.
+ */
+enum rlc_result rlc_config_set_journal(struct rlc_config *cfg, const char *path);
+
+/*
+ Names `req` in the application's own terms (an order number, a file name); `tag`
+ is copied, at most 4 KiB. The tag is kept in the journal with the request and
+ read back with `rlc_response_tag` in its callback, including the callback that
+ `rlc_client_recover` gives a request of an earlier process (whose `user_data` died
+ with it). RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8 or a longer tag.
+ */
+enum rlc_result rlc_request_set_tag(struct rlc_request *req, const char *tag);
+
+/*
+ Returns the tag of the request `resp` answers (set with `rlc_request_set_tag`), as
+ a NUL-terminated string owned by `resp` and valid as long as it is; "" when the
+ request had none. NULL when `resp` is NULL.
+ */
+const char *rlc_response_tag(const struct rlc_response *resp);
+
+/*
+ Queues every request that `client`'s journal holds from an earlier process (one
+ that died or closed with requests unsent), oldest first, with `priority`, and
+ writes how many to `*out_count`. `cb` is called exactly once for each, on the
+ completion thread, with `user_data`, like a callback of `rlc_submit`;
+ `rlc_response_tag` tells which request it was. A request whose deadline passed
+ while no process ran completes with RLC_E_TIMEOUT without being sent; the others
+ keep their remaining deadline, their Idempotency-Key and every other part. Neither
+ the queue bound nor the breaker refuses them: they were accepted once already.
+ Only the first call finds anything; later calls write 0. RLC_E_INVALID_STATE when
+ the client has no journal; RLC_E_SHUTDOWN while it closes, and then `cb` is
+ never called (a client that begins closing midway returns RLC_OK with the count
+ of those queued, which complete with RLC_E_SHUTDOWN; everything not finished stays
+ in the journal); RLC_E_INVALID_ARGUMENT when `client`, `cb` or `out_count` is
+ NULL. In every failure `cb` is never called.
+ */
+enum rlc_result rlc_client_recover(struct rlc_client *client,
+                                   int32_t priority,
+                                   rlc_callback cb,
+                                   void *user_data,
+                                   size_t *out_count);
 
 /*
  Builds a GraphQL request: a POST to `path_or_url` (a path joined to the base URL,

@@ -110,6 +110,16 @@ export interface ClientOptions {
    * what the server reports. An array stacks several.
    */
   costLimit?: { points: number; windowMs: number } | Array<{ points: number; windowMs: number }>;
+  /**
+   * The persistent queue: an SQLite file that keeps every accepted request until its
+   * promise settles. A request resolves only once it is on disk, and after a crash the
+   * next process's `client.recover()` finishes what is left. At least once: a request
+   * in flight at the crash is sent again, with the same Idempotency-Key header (each
+   * journaled request gets one unless it has its own). The constructor throws an
+   * RlcError RLC_E_JOURNAL when the file is locked by another live client, corrupt,
+   * from a newer rlc, read-only, or not rlc's (it is never overwritten).
+   */
+  journal?: string;
 }
 
 export interface RequestOptions {
@@ -137,6 +147,8 @@ export interface RequestOptions {
   cost?: number;
   /** How many times this request is retried, instead of the client's retry.maxRetries (0: never). */
   maxRetries?: number;
+  /** The application's own name for the request, kept in the journal and handed back as `response.tag` and by `recover()`. At most 4 KiB. */
+  tag?: string;
 }
 
 export interface Response {
@@ -147,6 +159,8 @@ export interface Response {
   body: Buffer;
   /** How many attempts it took (1 when the first one answered). */
   attempts: number;
+  /** The request's tag ('' when it had none). */
+  tag: string;
   /** Whether the status is 2xx. */
   readonly ok: boolean;
   /** The body decoded as UTF-8. */
@@ -292,6 +306,13 @@ export class Client extends EventEmitter {
   graphql<T = any>(query: string, variables?: Record<string, unknown> | null, options?: GraphQLOptions): Promise<T>;
   metrics(): Metrics;
   /**
+   * Queues every request the journal holds from an earlier process and resolves once
+   * each has completed, with its tag and its response or error (RLC_E_TIMEOUT, unsent,
+   * for a deadline that passed while no process ran). Only the first call finds
+   * anything. Rejects with RLC_E_INVALID_STATE without a journal.
+   */
+  recover(options?: { priority?: number }): Promise<Recovered[]>;
+  /**
    * Changes the rate limit of the running client at once: at most `max` requests per
    * `windowMs`, with a burst of `max`. The tokens held carry over (none lost, none
    * invented) and waiting requests see the new rate at once; on an adaptive client it
@@ -305,6 +326,13 @@ export class Client extends EventEmitter {
   /** Completes queued requests with RLC_E_SHUTDOWN, waits for those in flight, frees the client. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** One request recovered from the journal: its tag, and its response or why none came. */
+export interface Recovered {
+  tag: string;
+  response: Response | null;
+  error: RlcError | null;
 }
 
 /** The version of the loaded librlc. */

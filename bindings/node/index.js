@@ -46,6 +46,8 @@ const RESULT_NAMES = [
   'RLC_E_INVALID_STATE',
   'RLC_E_PANIC',
   'RLC_E_REDIRECT',
+  undefined, // 15: not assigned
+  'RLC_E_JOURNAL',
 ];
 RESULT_NAMES[18] = 'RLC_E_GRAPHQL'; // graphql.js
 
@@ -263,6 +265,7 @@ function native() {
   };
   Object.assign(lib, limits.declarations(f));
   Object.assign(lib, graphql.declarations(f));
+  Object.assign(lib, journal.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -445,6 +448,10 @@ REQUEST_OPTIONS.push(...limits.REQUEST_OPTIONS);
 const BUILD = Symbol('rlc.buildRequest');
 const graphql = require('./graphql')({ check, uint, isObject, knownKeys, describe, str, RlcError, lastError, U32_MAX, BUILD });
 CLIENT_OPTIONS.push(...graphql.CLIENT_OPTIONS);
+// The persistent queue (journal.js): journal, tag, recover().
+const journal = require('./journal')({ check, str, int32, isObject, knownKeys, describe, RlcError });
+CLIENT_OPTIONS.push(...journal.CLIENT_OPTIONS);
+REQUEST_OPTIONS.push(...journal.REQUEST_OPTIONS);
 
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
@@ -567,6 +574,7 @@ function buildConfig(l, options) {
   }
   limits.configSteps(l, o, set);
   graphql.configSteps(l, o, set);
+  journal.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -603,6 +611,7 @@ function readResponse(l, resp) {
   }
   const response = new RlcResponse(status, headers, body, attempts);
   response.graphqlErrors = graphql.readErrors(l, resp);
+  response.tag = journal.tagOf(l, resp);
   return response;
 }
 
@@ -716,6 +725,11 @@ function settle(entry, value, error) {
 /** The single callback of a client: routes a completion to its pending promise. */
 function onCompletion(state, userData, id, result, resp) {
   const token = Number(userData);
+  const route = state.routes && state.routes.get(token);
+  if (route) {
+    route(result, resp);
+    return;
+  }
   const entry = state.pending.get(token);
   if (!entry) return;
   state.pending.delete(token);
@@ -805,6 +819,7 @@ class Client extends EventEmitter {
       throw new TypeError(`rlc: retryNonIdempotent must be a boolean, got ${describe(retryNonIdempotent)}`);
     }
     const limitSteps = limits.requestSteps(options);
+    const journalSteps = journal.requestSteps(options);
     const signal = options.signal;
     if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) {
       throw new TypeError('rlc: signal must be an AbortSignal');
@@ -831,6 +846,7 @@ class Client extends EventEmitter {
         check(l.rlc_request_set_retry_non_idempotent(req, retryNonIdempotent), 'retryNonIdempotent');
       }
       limitSteps(l, req);
+      journalSteps(l, req);
     } catch (e) {
       l.rlc_request_free(req);
       throw e;
@@ -934,6 +950,35 @@ class Client extends EventEmitter {
   }
   options(path, options) {
     return this.request('OPTIONS', path, options);
+  }
+
+  /**
+   * Queues every request that the journal (the `journal` option) holds from an
+   * earlier process, oldest first, with `priority` (default 0), and resolves once
+   * each has completed, with one `{tag, response}` or `{tag, error}` per request.
+   * A request whose deadline passed while no process ran has an RLC_E_TIMEOUT error
+   * and was not sent. Only the first call finds anything. Rejects with
+   * RLC_E_INVALID_STATE without a journal.
+   */
+  async recover(options) {
+    const state = this._state;
+    const l = native();
+    state.routes ??= new Map();
+    return journal.recover(l, state, options, {
+      newToken: () => nextToken++,
+      register: (token, route) => state.routes.set(token, route),
+      unregister: (token) => state.routes.delete(token),
+      keepAlive,
+      letGo,
+      outcome: (result, resp) => {
+        if (result === RLC_OK) return { response: readResponse(l, resp), error: null };
+        const code = resultName(result);
+        const msg = resp ? l.rlc_response_error_message(resp) : '';
+        const error = new RlcError(code, msg || code);
+        if (resp) error.attempts = l.rlc_response_attempts(resp);
+        return { response: null, error };
+      },
+    });
   }
 
   /** A snapshot of the client's metrics (counters since start, gauges now). */

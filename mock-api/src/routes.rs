@@ -26,7 +26,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         req.uri().path_and_query().map_or_else(|| path.clone(), |p| p.as_str().to_string());
     let tag =
         req.headers().get("x-tag").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let (ticket, limit) = shared.arrive(req.method().as_str(), &path_and_query, &path, tag);
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let (ticket, limit) =
+        shared.arrive(req.method().as_str(), &path_and_query, &path, tag, idempotency_key);
 
     let resp = match limit {
         Limit::Rejected { max, retry_after, window_secs } => {

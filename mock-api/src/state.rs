@@ -20,6 +20,9 @@ pub struct Arrival {
     pub status: u16,
     /// Value of the request header `x-tag`, if any.
     pub tag: Option<String>,
+    /// Value of the request header `Idempotency-Key`, if any (a journaled request
+    /// sent twice carries the same one).
+    pub idempotency_key: Option<String>,
 }
 
 /// Snapshot of the server's counters, see [`crate::MockApi::stats`].
@@ -106,6 +109,7 @@ impl Shared {
         path_and_query: &str,
         path: &str,
         tag: Option<String>,
+        idempotency_key: Option<String>,
     ) -> (Ticket, Limit) {
         let mut g = self.lock();
         let now = self.start.elapsed();
@@ -148,6 +152,7 @@ impl Shared {
                 path: path_and_query.to_string(),
                 status: if accepted { 0 } else { 429 },
                 tag,
+                idempotency_key,
             },
             accepted,
         });

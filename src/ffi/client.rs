@@ -8,8 +8,8 @@ use super::cast::{
 use super::config::rlc_config;
 use super::error::{fail, null_argument, result_of, rlc_result};
 use super::panic::ffi_panic_boundary;
-use super::request::rlc_request;
-use super::response::{rlc_response, Completion};
+use super::request::{rlc_request, TaggedRequest};
+use super::response::{c_string, rlc_response, Completion};
 use crate::client::{Callback, Client};
 
 /// A running client: a scheduler thread, a pool of worker threads and one completion
@@ -46,14 +46,17 @@ pub type rlc_callback = Option<
 /// The caller's `user_data`, carried to the completion thread. rlc never reads it;
 /// what it points at, and whether that may be used from another thread, is the C
 /// caller's business (the callback contract says which thread it runs on).
-struct UserData(*mut c_void);
+pub(crate) struct UserData(pub(crate) *mut c_void);
 
 // SAFETY: the pointer is only handed back to the caller's own callback.
 unsafe impl Send for UserData {}
+// SAFETY: as for Send: rlc only copies the pointer (rlc_client_recover shares one
+// callback, hence one UserData, between the requests it queues).
+unsafe impl Sync for UserData {}
 
 impl UserData {
     /// A method (not a field access), so closures capture the whole `Send` wrapper.
-    fn get(&self) -> *mut c_void {
+    pub(crate) fn get(&self) -> *mut c_void {
         self.0
     }
 }
@@ -61,7 +64,10 @@ impl UserData {
 /// Starts a client built from a copy of `cfg` (which stays the caller's) and writes
 /// it to `*out`; the caller owns it and frees it with `rlc_client_free`.
 /// RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
-/// could not be started. `*out` is written only on success.
+/// could not be started; RLC_E_JOURNAL when the journal (`rlc_config_set_journal`)
+/// cannot be used (locked by another live client, corrupt, from a newer rlc,
+/// read-only, or not rlc's file; `rlc_last_error` says which). `*out` is written only
+/// on success.
 #[no_mangle]
 pub extern "C" fn rlc_client_new(cfg: *const rlc_config, out: *mut *mut rlc_client) -> rlc_result {
     ffi_panic_boundary! {
@@ -182,14 +188,17 @@ pub extern "C" fn rlc_submit(
         };
         check_out_ptr!(out_id);
         let user_data = UserData(user_data);
+        let TaggedRequest { request, tag } = *request;
+        let c_tag = tag.as_deref().map(c_string);
         let callback: Callback = Box::new(move |id, result| {
             let (code, completion) = Completion::new(result, false);
+            let completion = completion.with_tag(c_tag);
             let response: *const rlc_response = (&completion as *const Completion).cast();
             // SAFETY: cb is the caller's callback with the documented signature; the
             // response outlives the call.
             unsafe { cb(user_data.get(), id, code, response) };
         });
-        match client.try_submit(*request, priority, callback) {
+        match client.try_submit_tagged(request, tag.as_deref(), priority, callback) {
             Ok(id) => {
                 // SAFETY: out_id is non-NULL, and the C caller promises it is writable.
                 unsafe { out_id.write(id) };
@@ -234,9 +243,11 @@ pub extern "C" fn rlc_send(
         };
         let client = try_ref_from_ptr!(client);
         check_out_ptr!(out);
-        match client.send(*request, priority) {
+        let TaggedRequest { request, tag } = *request;
+        match client.send_tagged(request, tag.as_deref(), priority) {
             Ok(response) => {
                 let (code, completion) = Completion::new(Ok(response), true);
+                let completion = completion.with_tag(tag.as_deref().map(c_string));
                 // SAFETY: out is non-NULL, and the C caller promises it is writable.
                 unsafe { set_boxed_mut_ptr(out, completion) };
                 code

@@ -43,6 +43,10 @@ pub enum rlc_result {
     /// A redirect was refused: a loop, more hops than rlc_config_set_max_redirects
     /// allows, https to http, or an unreadable Location. Never retried.
     RLC_E_REDIRECT,
+    /// The journal (rlc_config_set_journal) cannot be used: it is locked by another
+    /// live client, corrupt, from a newer rlc, on a read-only path, or a file that is
+    /// not rlc's (never overwritten); or a journal write failed. rlc_last_error says which.
+    RLC_E_JOURNAL = 16,
     /// A GraphQL request could not be built: the query does not parse, names no
     /// operation to run (or is a subscription), or the variables are not a JSON object.
     RLC_E_GRAPHQL = 18,
@@ -65,6 +69,7 @@ impl From<ErrorKind> for rlc_result {
             ErrorKind::InvalidState => rlc_result::RLC_E_INVALID_STATE,
             ErrorKind::Panic => rlc_result::RLC_E_PANIC,
             ErrorKind::Redirect => rlc_result::RLC_E_REDIRECT,
+            ErrorKind::Journal => rlc_result::RLC_E_JOURNAL,
             ErrorKind::Graphql => rlc_result::RLC_E_GRAPHQL,
         }
     }
@@ -89,12 +94,13 @@ impl rlc_result {
             rlc_result::RLC_E_INVALID_STATE => "RLC_E_INVALID_STATE\0",
             rlc_result::RLC_E_PANIC => "RLC_E_PANIC\0",
             rlc_result::RLC_E_REDIRECT => "RLC_E_REDIRECT\0",
+            rlc_result::RLC_E_JOURNAL => "RLC_E_JOURNAL\0",
             rlc_result::RLC_E_GRAPHQL => "RLC_E_GRAPHQL\0",
         }
     }
 
     /// Every code, in numbering order (numbers may skip: parallel work reserves some).
-    const ALL: [rlc_result; 16] = [
+    const ALL: &'static [rlc_result] = &[
         rlc_result::RLC_OK,
         rlc_result::RLC_E_INVALID_ARGUMENT,
         rlc_result::RLC_E_QUEUE_FULL,
@@ -110,6 +116,7 @@ impl rlc_result {
         rlc_result::RLC_E_INVALID_STATE,
         rlc_result::RLC_E_PANIC,
         rlc_result::RLC_E_REDIRECT,
+        rlc_result::RLC_E_JOURNAL,
         rlc_result::RLC_E_GRAPHQL,
     ];
 
@@ -226,17 +233,18 @@ mod tests {
 
     #[test]
     fn every_code_is_named_at_its_own_number() {
-        for code in rlc_result::ALL {
+        for &code in rlc_result::ALL {
             assert_eq!(name_of(code as u32), code.name().trim_end_matches('\0'));
         }
         assert!(rlc_result::ALL.windows(2).all(|w| (w[0] as u32) < (w[1] as u32)));
         assert_eq!(name_of(14), "RLC_E_REDIRECT");
+        assert_eq!(name_of(16), "RLC_E_JOURNAL");
         assert_eq!(name_of(18), "RLC_E_GRAPHQL");
     }
 
     #[test]
     fn a_number_that_is_no_code_is_unknown_not_undefined() {
-        for value in [15, 255, 0x8000_0000, u32::MAX] {
+        for value in [15, 17, 255, 0x8000_0000, u32::MAX] {
             assert_eq!(name_of(value), "RLC_E_UNKNOWN");
         }
     }

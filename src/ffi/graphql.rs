@@ -10,6 +10,7 @@ use super::cast::{
 use super::config::rlc_config;
 use super::error::{fail, invalid_argument, result_of, rlc_result};
 use super::panic::ffi_panic_boundary;
+use super::request::TaggedRequest;
 use super::request::rlc_request;
 use crate::request::Request;
 
@@ -46,7 +47,7 @@ pub extern "C" fn rlc_graphql_request_new(
         match Request::graphql(path_or_url, query, variables, name) {
             Ok(request) => {
                 // SAFETY: out is non-NULL, and the C caller promises it is writable.
-                unsafe { out.write(to_boxed_mut_ptr(request)) };
+                unsafe { out.write(to_boxed_mut_ptr(TaggedRequest { request, tag: None })) };
                 rlc_result::RLC_OK
             }
             Err(e) => fail(&e),

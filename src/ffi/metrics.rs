@@ -206,6 +206,14 @@ pub enum rlc_metric {
     /// where adaptive limiting (`rlc_config_set_adaptive`) or
     /// `rlc_client_set_rate_limit` has put it.
     RLC_METRIC_RATE_LIMIT = 4,
+    /// Requests in the journal now: accepted and not finished, this process's and
+    /// those an earlier one left (0 without a journal).
+    RLC_METRIC_JOURNAL_PENDING = 20,
+    /// Journal transactions committed, each one fsync carrying any number of submits
+    /// and removals (compare with `submitted` to see the grouping).
+    RLC_METRIC_JOURNAL_COMMITS = 21,
+    /// Requests of an earlier process queued by `rlc_client_recover`.
+    RLC_METRIC_JOURNAL_RECOVERED = 22,
     /// GraphQL answers that said THROTTLED (HTTP 200 with that error code), each
     /// retried like a 429.
     RLC_METRIC_GRAPHQL_THROTTLED = 40,
@@ -236,6 +244,10 @@ pub extern "C" fn rlc_client_metric(
             2 => m.worker_panics,
             3 => m.retries_refused_by_budget,
             4 => u64::from(m.rate_limit),
+            20..=22 => {
+                let j = client.journal_stats().unwrap_or_default();
+                [j.pending, j.commits, j.recovered][metric as usize - 20]
+            }
             40 => m.graphql_throttled,
             41 => m.graphql_points,
             42 => m.graphql_errors,

@@ -47,6 +47,8 @@ pub mod metrics;
 // rlc_event and rlc_config_set_event_callback.
 pub mod event;
 
+// The persistent queue: rlc_config_set_journal, tags, rlc_client_recover.
+pub mod journal;
 // rlc_graphql_request_new, rlc_config_set_cost_limit.
 pub mod graphql;
 

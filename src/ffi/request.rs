@@ -19,7 +19,29 @@ pub struct rlc_request {
 
 impl Castable for rlc_request {
     type Ownership = OwnershipBox;
-    type RustType = Request;
+    type RustType = TaggedRequest;
+}
+
+/// The value behind an `rlc_request`: the request, and the tag that
+/// `rlc_request_set_tag` gives its submission (kept beside the request rather than in
+/// it, so that a queued request does not grow by a field that only the journal and
+/// the callback read). Setters reach the request through `Deref`.
+pub(crate) struct TaggedRequest {
+    pub request: Request,
+    pub tag: Option<String>,
+}
+
+impl std::ops::Deref for TaggedRequest {
+    type Target = Request;
+    fn deref(&self) -> &Request {
+        &self.request
+    }
+}
+
+impl std::ops::DerefMut for TaggedRequest {
+    fn deref_mut(&mut self) -> &mut Request {
+        &mut self.request
+    }
 }
 
 /// Returns a new request for `method` (an HTTP token such as "GET"; upper-cased) and
@@ -38,7 +60,7 @@ pub extern "C" fn rlc_request_new(
         let method = try_str_from_ptr!(method);
         let path_or_url = try_str_from_ptr!(path_or_url);
         match Request::new(method, path_or_url) {
-            Ok(request) => to_boxed_mut_ptr(request),
+            Ok(request) => to_boxed_mut_ptr(TaggedRequest { request, tag: None }),
             Err(e) => {
                 fail(&e);
                 std::ptr::null_mut()

@@ -36,6 +36,8 @@ pub(crate) struct Completion {
     header_map: HeaderMap,
     headers: OnceLock<Vec<(CString, CString)>>,
     error_message: CString,
+    /// The request's tag (`rlc_request_set_tag`), when it had one.
+    tag: Option<CString>,
     /// A GraphQL response's `errors` array as JSON, when it has one.
     graphql_errors: Option<CString>,
     /// False for the borrowed response of a callback, which `rlc_response_free` refuses.
@@ -43,7 +45,7 @@ pub(crate) struct Completion {
 }
 
 /// A C string from text that, coming from a server, might hold a NUL (dropped).
-fn c_string(text: &str) -> CString {
+pub(crate) fn c_string(text: &str) -> CString {
     CString::new(text).unwrap_or_else(|_| CString::new(text.replace('\0', "")).unwrap_or_default())
 }
 
@@ -59,6 +61,20 @@ impl Completion {
         }
     }
 
+    /// The same completion, carrying the request's tag.
+    pub(crate) fn with_tag(mut self, tag: Option<CString>) -> Completion {
+        self.tag = tag;
+        self
+    }
+
+    /// The request's tag; empty when it had none.
+    pub(crate) fn tag(&self) -> &std::ffi::CStr {
+        // SAFETY: a single NUL is a valid C string.
+        const NONE: &std::ffi::CStr =
+            unsafe { std::ffi::CStr::from_bytes_with_nul_unchecked(b"\0") };
+        self.tag.as_deref().unwrap_or(NONE)
+    }
+
     fn from_response(mut response: Response, caller_owned: bool) -> Completion {
         Completion {
             status: response.status(),
@@ -68,6 +84,7 @@ impl Completion {
             header_map: std::mem::take(&mut response.headers),
             headers: OnceLock::new(),
             error_message: CString::default(),
+            tag: None,
             caller_owned,
         }
     }
@@ -80,6 +97,7 @@ impl Completion {
             header_map: HeaderMap::new(),
             headers: OnceLock::new(),
             error_message: c_string(error.message()),
+            tag: None,
             graphql_errors: None,
             caller_owned,
         }

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <type_traits>
+#include <unistd.h>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -484,6 +485,45 @@ void named_metrics() {
     CHECK_THROWS(rlc::Config().name("line\nbreak"), rlc::Result::InvalidArgument);
 }
 
+// The persistent queue: what a closed client left unsent, the next one recovers,
+// with the tags; a second live client on the journal is refused.
+void journal() {
+    const std::string path = "/tmp/rlc-cpp-journal-" + std::to_string(::getpid()) + ".db";
+    std::remove(path.c_str());
+    Inbox first;
+    {
+        rlc::Client client(one_then_hold().journal(path));
+        CHECK_THROWS(rlc::Client(base().journal(path)), rlc::Result::Journal);
+        for (const char *tag : {"a", "b", "c"}) {
+            client.submit(rlc::Request("POST", "/ok").tag(tag), 0, first.callback());
+        }
+        CHECK(first.wait(1).at(0).tag() == "a");
+    }
+    auto seen = first.wait(3);
+    CHECK(seen.size() == 3);
+    for (std::size_t i = 1; i < seen.size(); ++i) {
+        CHECK(seen[i].result() == rlc::Result::Shutdown);
+    }
+
+    Inbox again;
+    rlc::Client client(base().journal(path));
+    CHECK(client.recover(0, again.callback()) == 2);
+    std::vector<std::string> tags;
+    for (const auto &r : again.wait(2)) {
+        CHECK(r.status() == 200);
+        tags.push_back(r.tag());
+    }
+    std::sort(tags.begin(), tags.end());
+    CHECK((tags == std::vector<std::string>{"b", "c"}));
+    CHECK(client.recover(0, again.callback()) == 0);
+    CHECK(client.metric(RLC_METRIC_JOURNAL_RECOVERED) == 2);
+    client.close();
+    rlc::Client plain(base());
+    CHECK_THROWS(plain.recover(0, again.callback()), rlc::Result::InvalidState);
+    std::remove(path.c_str());
+    std::remove((path + "-wal").c_str());
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -510,6 +550,7 @@ int main(int argc, char **argv) {
     live_limit_change();
     adaptive_limiting();
     named_metrics();
+    journal();
     callbacks_on_workers();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);

@@ -69,7 +69,7 @@ test('npm pack carries the library for this platform; the tarball installs offli
   const packed = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', tmp], PKG))[0];
   const files = packed.files.map((f) => f.path).sort();
   const lib = `prebuilds/${platformKey()}/librlc.so`;
-  for (const f of ['index.js', 'index.mjs', 'index.d.ts', 'events.js', 'platform.js', 'package.json', lib]) {
+  for (const f of ['index.js', 'index.mjs', 'index.d.ts', 'events.js', 'journal.js', 'platform.js', 'package.json', lib]) {
     assert.ok(files.includes(f), `the tarball lacks ${f}: ${files.join(', ')}`);
   }
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('node_modules/')), files.join(', '));

@@ -26,6 +26,7 @@ from .errors import (
     InvalidArgumentError,
     InvalidQueryError,
     InvalidStateError,
+    JournalError,
     PanicError,
     QueueFullError,
     ReadError,
@@ -38,6 +39,7 @@ from .errors import (
     UnknownRequestError,
     error_class,
 )
+from ._journal import Recovered
 from .limits import RetryBudget
 from .metrics import Metrics
 from .response import Headers, Response
@@ -59,6 +61,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidQueryError",
     "InvalidStateError",
+    "JournalError",
     "LibraryNotFoundError",
     "Metrics",
     "PanicError",
@@ -68,6 +71,7 @@ __all__ = [
     "RateLimitConfig",
     "RateLimitedAPIClient",
     "ReadError",
+    "Recovered",
     "RedirectError",
     "Redirects",
     "RequestCancelledError",

@@ -38,6 +38,7 @@ from . import _graphql, _native
 from ._events import EventHook, EventSink
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
+from ._journal import Collector, check_tag
 from .limits import apply_request_limits, rate_limit_args, request_limits
 from .metrics import EXTRA_METRICS, Metrics
 from .response import Headers, Response
@@ -63,7 +64,8 @@ class Prepared:
     """A request's arguments, checked and encoded, before anything native exists."""
 
     __slots__ = ("method", "target", "method_b", "target_b", "headers", "body", "timeout_ms",
-                 "deadline_ms", "retry_non_idempotent", "priority", "cost", "max_retries", "graphql")
+                 "deadline_ms", "retry_non_idempotent", "priority", "cost", "max_retries", "graphql",
+                 "tag")
 
     def __init__(
         self,
@@ -79,6 +81,7 @@ class Prepared:
         retry_non_idempotent: Optional[bool],
         cost: Optional[int] = None,
         max_retries: Optional[int] = None,
+        tag: Optional[str] = None,
         graphql: Optional[tuple[bytes, Optional[bytes], Optional[bytes]]] = None,
     ) -> None:
         #: For client.graphql(): the query, variables and operation name librlc builds from.
@@ -111,6 +114,7 @@ class Prepared:
             raise TypeError("rlc: retry_non_idempotent must be a bool")
         self.retry_non_idempotent = retry_non_idempotent
         self.cost, self.max_retries = request_limits(cost, max_retries)
+        self.tag = check_tag(tag)
 
 
 def _header_lines(headers: HeadersArg) -> list[tuple[bytes, bytes]]:
@@ -177,6 +181,8 @@ class NativeClient:
         # Guards the pointer's life: no call uses it once `closed` is set under it.
         self._use_lock = threading.Lock()
         self._keys = itertools.count(1)  # 0 would be a NULL user_data
+        # recover() calls whose requests have not all completed, by their user_data.
+        self._recoveries: dict[int, Collector] = {}
         self.closed = False
         self._closing: Optional[concurrent.futures.Future[None]] = None
         self.completion_thread: Optional[int] = None
@@ -219,6 +225,8 @@ class NativeClient:
                     "retry_non_idempotent",
                 )
             apply_request_limits(lib, handle, req.cost, req.max_retries)
+            if req.tag is not None:
+                checked(lib, lib.rlc_request_set_tag(handle, req.tag), "tag")
         except BaseException:
             lib.rlc_request_free(handle)
             raise
@@ -242,6 +250,45 @@ class NativeClient:
         detail = lib.last_error()
         raise make_error(code, detail or f"{req.method} {req.target} was refused")
 
+    def recover(self, priority: int, collector: Collector) -> int:
+        """Queues the journal's requests from an earlier process (rlc_client_recover);
+        each outcome goes to `collector`, told the count here. Raises when refused."""
+        priority = check_int(priority, "priority", I32_MIN, I32_MAX)
+        key = next(self._keys)
+        with self._pending_lock:
+            self._recoveries[key] = collector
+        count = ctypes.c_size_t()
+        code: Optional[int] = None
+        with self._use_lock:
+            if not self.closed:
+                code = self._lib.rlc_client_recover(self._ptr, priority, self._trampoline, key, ctypes.byref(count))
+        if code != _native.RLC_OK:
+            with self._pending_lock:
+                self._recoveries.pop(key, None)
+            if code is None:
+                raise make_error(_native.RLC_E_SHUTDOWN, "the client is closed")
+            raise make_error(code, self._lib.last_error() or "recover was refused")
+        collector.expect(count.value)
+        return count.value
+
+    def _on_recovered(self, collector: Collector, result: int, resp: Optional[int]) -> None:
+        raw: Optional[bytes] = self._lib.rlc_response_tag(resp) if resp else None
+        tag = raw.decode("utf-8", "replace") if raw else ""
+        try:
+            outcome: Outcome = self._read(_Pending(lambda _: None, "", "", None), result, resp, tag)
+        except Exception as e:
+            outcome = make_error(_native.RLC_E_PANIC, f"rlc: reading the response failed: {e!r}")
+        try:
+            collector.add(tag, outcome)
+        except Exception:  # e.g. a closed loop: nobody waits any more
+            pass
+
+    def forget_recovery(self, collector: Collector) -> None:
+        """Drops a finished recover()'s routing."""
+        with self._pending_lock:
+            for key in [k for k, c in self._recoveries.items() if c is collector]:
+                del self._recoveries[key]
+
     def cancel(self, request_id: int) -> bool:
         """Asks librlc to cancel; True when it will complete with RLC_E_CANCELLED
         (False when it is already done or the client is closed)."""
@@ -257,6 +304,10 @@ class NativeClient:
         self.completion_thread = threading.get_ident()
         with self._pending_lock:
             entry = self._pending.pop(user_data or 0, None)
+            recovery = self._recoveries.get(user_data or 0) if entry is None else None
+        if recovery is not None:
+            self._on_recovered(recovery, result, resp)
+            return
         if entry is None:
             return
         try:
@@ -268,7 +319,7 @@ class NativeClient:
         except Exception:  # e.g. a closed loop: nobody waits any more
             pass
 
-    def _read(self, entry: _Pending, result: int, resp: Optional[int]) -> Outcome:
+    def _read(self, entry: _Pending, result: int, resp: Optional[int], tag: Optional[str] = None) -> Outcome:
         lib = self._lib
         attempts = int(lib.rlc_response_attempts(resp))
         if result != _native.RLC_OK:
@@ -293,12 +344,17 @@ class NativeClient:
             method=entry.method,
             url=entry.url,
             graphql_errors=_graphql.read_errors(lib, resp),
+            tag=self._tag_of(resp) if tag is None else tag,
         )
 
     def graphql_metrics(self) -> dict[str, int]:
         with self._use_lock:
             self._check_open()
             return _graphql.metrics(self._lib, self._ptr)
+
+    def _tag_of(self, resp: Optional[int]) -> str:
+        raw: Optional[bytes] = self._lib.rlc_response_tag(resp) if resp else None
+        return raw.decode("utf-8", "replace") if raw else ""
 
     def set_rate_limit(self, max_requests: int, per: float) -> None:
         args = rate_limit_args(max_requests, per)

@@ -140,6 +140,11 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_request_set_cost": (_R, [_P, _U32]),
     "rlc_request_set_max_retries": (_R, [_P, _U32]),
     "rlc_client_set_rate_limit": (_R, [_P, _U32, _U64]),
+    # The persistent queue (rlc._journal)
+    "rlc_config_set_journal": (_R, [_P, _S]),
+    "rlc_request_set_tag": (_R, [_P, _S]),
+    "rlc_response_tag": (_S, [_P]),
+    "rlc_client_recover": (_R, [_P, ctypes.c_int32, CALLBACK, _P, ctypes.POINTER(_SIZE)]),
     # GraphQL (rlc._graphql)
     "rlc_graphql_request_new": (_R, [_S, _S, _S, _S, ctypes.POINTER(_P)]),
     "rlc_config_set_cost_limit": (_R, [_P, _U32, _U64]),

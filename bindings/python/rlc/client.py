@@ -13,6 +13,7 @@ from typing import Any, Callable, Coroutine, Optional
 from . import _graphql, _native
 from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
 from ._events import AsyncSink, blocking_sink, check_on_event
+from ._journal import Collector, Recovered
 from .config import Config
 from .errors import RlcError, make_error
 from .metrics import Metrics
@@ -114,6 +115,7 @@ class AsyncClient:
         retry_non_idempotent: Optional[bool] = None,
         cost: Optional[int] = None,
         max_retries: Optional[int] = None,
+        tag: Optional[str] = None,
     ) -> Response:
         """Sends `method` to `url` (a path joined to base_url, or an absolute URL).
 
@@ -123,12 +125,13 @@ class AsyncClient:
         included. retry_non_idempotent: allow retries of e.g. a POST. cost: the
         tokens it takes from every rate limit (default 1; more than the smallest
         burst raises InvalidArgumentError). max_retries: its own retry count instead
-        of the client's (0: never).
+        of the client's (0: never). tag: the application's own name for the
+        request, kept in the journal and handed back as Response.tag and by recover().
         """
         prepared = Prepared(
             method, url, priority=priority, headers=headers, content=content, json=json,
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
-            cost=cost, max_retries=max_retries,
+            cost=cost, max_retries=max_retries, tag=tag,
         )
         return await self._send(prepared)
 
@@ -205,6 +208,29 @@ class AsyncClient:
         On an adaptive client it is the new ceiling. Returns at once; callable from
         any thread (ShutdownError once closed)."""
         self._native.set_rate_limit(max_requests, per)
+
+    async def recover(self, *, priority: int = 0) -> list[Recovered]:
+        """Queues every request that the journal (Config.journal) holds from an
+        earlier process, oldest first, with `priority`, and returns once each has
+        completed: one Recovered (tag, response or error) per request. A request whose
+        deadline passed while no process ran has a TimeoutError and was not sent. Only
+        the first call finds anything. InvalidStateError without a journal."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[Recovered]] = loop.create_future()
+
+        def settle(results: list[Recovered]) -> None:
+            def set_result() -> None:
+                if not done.done():
+                    done.set_result(results)
+
+            loop.call_soon_threadsafe(set_result)
+
+        collector = Collector(settle)
+        try:
+            self._native.recover(priority, collector)
+            return await done
+        finally:
+            self._native.forget_recovery(collector)
 
     def get_metrics(self) -> Metrics:
         """A snapshot of the metrics (ShutdownError once closed)."""
@@ -292,6 +318,7 @@ class Client:
         retry_non_idempotent: Optional[bool] = None,
         cost: Optional[int] = None,
         max_retries: Optional[int] = None,
+        tag: Optional[str] = None,
     ) -> concurrent.futures.Future[Response]:
         """Queues a request (arguments as AsyncClient.request) and returns its future.
         Cancelling the future cancels the request. The future's callbacks run on
@@ -299,7 +326,7 @@ class Client:
         prepared = Prepared(
             method, url, priority=priority, headers=headers, content=content, json=json,
             timeout=timeout, deadline=deadline, retry_non_idempotent=retry_non_idempotent,
-            cost=cost, max_retries=max_retries,
+            cost=cost, max_retries=max_retries, tag=tag,
         )
         future: concurrent.futures.Future[Response] = concurrent.futures.Future()
         request_id = self._native.submit(prepared, functools.partial(_settle, future), owner=self)
@@ -379,6 +406,24 @@ class Client:
         """As AsyncClient.set_rate_limit: at most `max_requests` per `per` seconds from
         now on, keeping the tokens held; callable from any thread."""
         self._native.set_rate_limit(max_requests, per)
+
+    def recover(self, *, priority: int = 0) -> list[Recovered]:
+        """Queues every request that the journal (Config.journal) holds from an
+        earlier process, oldest first, with `priority`, and blocks until each has
+        completed: one Recovered (tag, response or error) per request. A request whose
+        deadline passed while no process ran has a TimeoutError and was not sent. Only
+        the first call finds anything. InvalidStateError without a journal, and inside
+        a completion callback (it would deadlock)."""
+        if self._native.on_completion_thread():
+            raise make_error(_native.RLC_E_INVALID_STATE,
+                             "rlc: a blocking recover inside a completion callback would deadlock")
+        done: concurrent.futures.Future[list[Recovered]] = concurrent.futures.Future()
+        collector = Collector(done.set_result)
+        try:
+            self._native.recover(priority, collector)
+            return done.result()
+        finally:
+            self._native.forget_recovery(collector)
 
     def get_metrics(self) -> Metrics:
         return self._native.metrics()

@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Union
 from . import _native
 from ._events import Event
 from .errors import make_error
+from ._journal import journal_steps
 from ._graphql import GraphQLCostLimit
 from ._graphql import config_steps as graphql_config_steps
 from .limits import RetryBudget, config_steps
@@ -116,6 +117,14 @@ class Config:
     #: second climbs back toward the configured rate_limit, which is the ceiling (so
     #: one is needed): fast well below the rate last throttled, slowly near it. Metrics.rate_limit shows the rate in force.
     adaptive: bool = False
+    #: The persistent queue: an SQLite file that keeps every accepted request until
+    #: its outcome is delivered. A submit returns only once the request is on disk,
+    #: and after a crash the next process's recover() finishes what is left. At least
+    #: once: a request in flight at the crash is sent again, with the same
+    #: Idempotency-Key header (each journaled request gets one unless it has its own).
+    #: The client raises JournalError when the file is locked by another live client,
+    #: corrupt, from a newer rlc, read-only, or not rlc's (it is never overwritten).
+    journal: Union[str, "os.PathLike[str]", None] = None
     #: Runs a Client.submit callback on the rlc worker that finished the request, at
     #: once, instead of on the one completion thread: no hand-off per request. The
     #: callbacks then run on several threads at once (each takes the GIL) and a slow one
@@ -280,6 +289,7 @@ def build_native_config(config: Config) -> int:
     if config.callbacks_on_workers:
         steps.append(("callbacks_on_workers", lib.rlc_config_set_callbacks_on_workers, (True,)))
     steps.extend(config_steps(config, lib))
+    steps.extend(journal_steps(config, lib))
     steps.extend(graphql_config_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()

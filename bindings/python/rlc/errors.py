@@ -127,6 +127,12 @@ class RedirectError(RlcError):
     result = 14
 
 
+class JournalError(RlcError):
+    """RLC_E_JOURNAL: the journal (Config.journal) cannot be used: locked by another
+    live client, corrupt, from a newer rlc, read-only, or not rlc's file (never
+    overwritten); or a journal write failed. The message says which."""
+
+    result = 16
 class InvalidQueryError(RlcError, ValueError):
     """RLC_E_GRAPHQL: a GraphQL query that does not parse, holds several operations
     and no operation name, is a subscription, or variables that are not an object."""
@@ -162,6 +168,7 @@ _BY_CODE: dict[int, type[RlcError]] = {
         InvalidStateError,
         PanicError,
         RedirectError,
+        JournalError,
         InvalidQueryError,
     )
     if cls.result is not None
@@ -184,6 +191,7 @@ RESULT_NAMES: dict[int, str] = {
     12: "RLC_E_INVALID_STATE",
     13: "RLC_E_PANIC",
     14: "RLC_E_REDIRECT",
+    16: "RLC_E_JOURNAL",
     18: "RLC_E_GRAPHQL",
 }
 

@@ -71,7 +71,7 @@ class Response:
     """An HTTP response of any status. A 4xx or 5xx is a response too, not an
     exception: call raise_for_status() to turn it into one."""
 
-    __slots__ = ("status", "headers", "content", "attempts", "method", "url", "graphql_errors")
+    __slots__ = ("status", "headers", "content", "attempts", "method", "url", "graphql_errors", "tag")
 
     def __init__(
         self,
@@ -82,6 +82,7 @@ class Response:
         attempts: int,
         method: str,
         url: str,
+        tag: str = "",
         graphql_errors: Optional[list[Any]] = None,
     ) -> None:
         self.status = status
@@ -92,6 +93,8 @@ class Response:
         #: The method and the path or URL as the request was made.
         self.method = method
         self.url = url
+        #: The request's tag ("" when it had none; see Config.journal).
+        self.tag = tag
         #: A GraphQL answer's `errors` array; None for other requests or when it had none.
         self.graphql_errors = graphql_errors
 
