@@ -108,6 +108,8 @@ pub struct Config {
     pub(crate) retry_statuses: Vec<u16>,
     /// Whether the primary rate limit adapts to throttles (AIMD).
     pub(crate) adaptive: bool,
+    /// The shared limit in Redis, when set (`Config::redis`, in `src/redis/`).
+    pub(crate) redis: Option<crate::redis::RedisConfig>,
 }
 
 impl Default for Config {
@@ -132,6 +134,7 @@ impl Default for Config {
             retry_budget: (20, 10),
             retry_statuses: vec![429, 502, 503, 504],
             adaptive: false,
+            redis: None,
         }
     }
 }

@@ -35,6 +35,9 @@ pub enum ErrorKind {
     /// A redirect was refused: a loop, too many hops, https to http, or an
     /// unreadable `Location`. Never retried, not a breaker failure.
     Redirect,
+    /// The shared limit's Redis refused the client at its start (a wrong password, a
+    /// database that does not exist, scripting disabled).
+    Redis,
 }
 
 impl ErrorKind {
@@ -55,6 +58,7 @@ impl ErrorKind {
             ErrorKind::InvalidState => "RLC_E_INVALID_STATE",
             ErrorKind::Panic => "RLC_E_PANIC",
             ErrorKind::Redirect => "RLC_E_REDIRECT",
+            ErrorKind::Redis => "RLC_E_REDIS",
         }
     }
 }

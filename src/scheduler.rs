@@ -141,6 +141,8 @@ pub(crate) struct Core {
     scheduler_wakes_at: Nanos,
     next_id: u64,
     closing: bool,
+    /// The lease of a limit shared through Redis, when one is configured.
+    pub(crate) redis: Option<std::sync::Arc<crate::redis::Lease>>,
 }
 
 /// State shared by the client handle and its threads.
@@ -182,6 +184,7 @@ impl Core {
             scheduler_wakes_at: Nanos::MAX,
             next_id: 1,
             closing: false,
+            redis: None,
         }
     }
 
@@ -400,6 +403,9 @@ impl Shared {
         let mut core = self.lock();
         if !core.closing {
             core.closing = true;
+            if let Some(lease) = &core.redis {
+                lease.stop();
+            }
             let core = &mut *core;
             let ids: Vec<u64> =
                 core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
@@ -436,6 +442,30 @@ impl Shared {
         };
         drop(core);
         self.metrics.snapshot(gauges)
+    }
+
+    /// The shared limit's metrics.
+    pub fn redis_status(&self) -> crate::redis::RedisStatus {
+        let now = self.clock.now();
+        let lease = self.lock().redis.clone();
+        lease.map_or(crate::redis::RedisStatus::OFF, |l| l.status(now))
+    }
+
+    /// Hands an event from outside the scheduler (the lease thread) to the watcher.
+    pub fn emit_event(&self, event: Event) {
+        self.emit(|| event);
+    }
+
+    /// The requests waiting now.
+    pub fn queued(&self) -> usize {
+        self.lock().queued
+    }
+
+    /// Extends the client's pause to `pause` from now (a pause shared through Redis).
+    pub fn shared_pause(&self, pause: Duration) {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
     }
 
     /// The scheduler thread's loop.
@@ -525,9 +555,28 @@ impl Shared {
                 core.demand_since = None;
                 return Err(Wait::Until(core.paused_until));
             }
-            let demand = *core.demand_since.get_or_insert(now);
             let cost = self.charged_cost(core, head.id);
-            let credited = core.limiter.try_acquire_cost(now, demand, cost).map_err(Wait::Until)?;
+            // The shared limit first (it charges nothing it cannot give back).
+            let shared = match &core.redis {
+                Some(lease) => match lease.try_take(now, cost, core.queued) {
+                    Ok(taken) => Some(taken),
+                    Err(t) => {
+                        core.demand_since = None;
+                        return Err(t.map_or(Wait::Event, Wait::Until));
+                    }
+                },
+                None => None,
+            };
+            let demand = *core.demand_since.get_or_insert(now);
+            let credited = match core.limiter.try_acquire_cost(now, demand, cost) {
+                Ok(credited) => credited,
+                Err(t) => {
+                    if let (Some(lease), Some(taken)) = (&core.redis, shared) {
+                        lease.refund(now, taken);
+                    }
+                    return Err(Wait::Until(t));
+                }
+            };
             core.demand_since = Some(credited);
             core.ready.pop();
             let before = core.breaker.stored_state();
@@ -664,6 +713,9 @@ impl Shared {
             if let Some((asked, source)) = pause_from(response.status, &header, &quotas, wall) {
                 let pause = self.capped_pause(asked);
                 core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
+                if let Some(lease) = &core.redis {
+                    lease.share_pause(pause);
+                }
                 self.metrics.server_pause();
                 self.emit(|| Event::Pause {
                     duration: pause,

@@ -44,6 +44,7 @@ use tokio::sync::watch;
 
 pub mod chaos;
 pub mod raw;
+pub mod redis;
 mod routes;
 mod state;
 

@@ -43,6 +43,10 @@ pub enum rlc_result {
     /// A redirect was refused: a loop, more hops than rlc_config_set_max_redirects
     /// allows, https to http, or an unreadable Location. Never retried.
     RLC_E_REDIRECT,
+    /// The shared limit's Redis refused the client at rlc_client_new: a wrong password,
+    /// a database that does not exist, scripting disabled. (A Redis that cannot be
+    /// reached does not fail the start: the failure policy applies.)
+    RLC_E_REDIS = 19,
 }
 
 impl From<ErrorKind> for rlc_result {
@@ -62,6 +66,7 @@ impl From<ErrorKind> for rlc_result {
             ErrorKind::InvalidState => rlc_result::RLC_E_INVALID_STATE,
             ErrorKind::Panic => rlc_result::RLC_E_PANIC,
             ErrorKind::Redirect => rlc_result::RLC_E_REDIRECT,
+            ErrorKind::Redis => rlc_result::RLC_E_REDIS,
         }
     }
 }
@@ -85,11 +90,12 @@ impl rlc_result {
             rlc_result::RLC_E_INVALID_STATE => "RLC_E_INVALID_STATE\0",
             rlc_result::RLC_E_PANIC => "RLC_E_PANIC\0",
             rlc_result::RLC_E_REDIRECT => "RLC_E_REDIRECT\0",
+            rlc_result::RLC_E_REDIS => "RLC_E_REDIS\0",
         }
     }
 
-    /// Every code, in numbering order (its index is its value).
-    const ALL: [rlc_result; 15] = [
+    /// Every code, in numbering order (numbers may have gaps).
+    const ALL: [rlc_result; 16] = [
         rlc_result::RLC_OK,
         rlc_result::RLC_E_INVALID_ARGUMENT,
         rlc_result::RLC_E_QUEUE_FULL,
@@ -105,11 +111,12 @@ impl rlc_result {
         rlc_result::RLC_E_INVALID_STATE,
         rlc_result::RLC_E_PANIC,
         rlc_result::RLC_E_REDIRECT,
+        rlc_result::RLC_E_REDIS,
     ];
 
     /// The code numbered `value`, if there is one.
     fn from_value(value: u32) -> Option<rlc_result> {
-        Self::ALL.get(usize::try_from(value).ok()?).copied()
+        Self::ALL.iter().copied().find(|code| *code as u32 == value)
     }
 }
 
@@ -220,16 +227,16 @@ mod tests {
 
     #[test]
     fn every_code_is_named_at_its_own_number() {
-        for (i, code) in rlc_result::ALL.iter().enumerate() {
-            assert_eq!(*code as usize, i);
-            assert_eq!(name_of(i as u32), code.name().trim_end_matches('\0'));
+        for code in rlc_result::ALL {
+            assert_eq!(name_of(code as u32), code.name().trim_end_matches('\0'));
         }
         assert_eq!(name_of(14), "RLC_E_REDIRECT");
+        assert_eq!(name_of(19), "RLC_E_REDIS");
     }
 
     #[test]
     fn a_number_that_is_no_code_is_unknown_not_undefined() {
-        for value in [15, 255, 0x8000_0000, u32::MAX] {
+        for value in [18, 20, 255, 0x8000_0000, u32::MAX] {
             assert_eq!(name_of(value), "RLC_E_UNKNOWN");
         }
     }

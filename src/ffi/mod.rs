@@ -47,6 +47,9 @@ pub mod metrics;
 // rlc_event and rlc_config_set_event_callback.
 pub mod event;
 
+// rlc_config_set_redis and its failure policy: a limit shared through Redis.
+pub mod redis;
+
 use panic::ffi_panic_boundary;
 
 /// Returns the library's version, such as "0.1.0", as a static NUL-terminated string
