@@ -168,7 +168,9 @@ impl Core {
             delayed: DelayQueue::default(),
             deadlines: BinaryHeap::new(),
             table: HashMap::new(),
-            limiter: Limiter::new(&config.rate_limits),
+            // With a shared limit, the lease enforces the rate limits (locally too, while
+            // Redis is away); the limiter keeps only the server's pace.
+            limiter: Limiter::new(if config.redis.is_some() { &[] } else { &config.rate_limits }),
             breaker: CircuitBreaker::new(config.breaker),
             retry_budget: RetryBudget::new(config.retry_budget.0, config.retry_budget.1),
             adaptive: config
@@ -236,6 +238,12 @@ impl Core {
             self.deadlines
                 .retain(|Reverse((_, id))| table.get(id).is_some_and(|e| e.job.is_some()));
         }
+    }
+
+    /// The largest cost one request may have: what every limit can hold.
+    fn max_cost(&self) -> u32 {
+        let local = self.limiter.max_cost();
+        self.redis.as_ref().map_or(local, |lease| lease.max_cost().min(local))
     }
 
     /// The earliest time something queued needs attention without being woken.
@@ -322,8 +330,8 @@ impl Shared {
                 callback,
             ));
         }
-        if request.cost > core.limiter.max_cost() {
-            let max = core.limiter.max_cost();
+        if request.cost > core.max_cost() {
+            let max = core.max_cost();
             let err = Error::invalid(format!(
                 "the request costs {} tokens, more than a rate limit ever holds ({max})",
                 request.cost
@@ -605,11 +613,11 @@ impl Shared {
     /// can hold (a live limit change may have lowered a burst below it, and it must
     /// not wait for ever). No look-up at all when nothing is limited.
     fn charged_cost(&self, core: &Core, id: u64) -> u32 {
-        if core.limiter.is_unlimited() {
+        if core.limiter.is_unlimited() && core.redis.is_none() {
             return 1;
         }
         let cost = core.table.get(&id).and_then(|e| e.job.as_ref()).map_or(1, |j| j.request.cost);
-        cost.min(core.limiter.max_cost())
+        cost.min(core.max_cost())
     }
 
     fn expire_deadlines(&self, core: &mut Core, now: Nanos) {

@@ -55,10 +55,9 @@ pub(crate) trait Host: Send + Sync {
 pub(crate) enum Taken {
     /// From the lease.
     Lease(u64),
-    /// From the local limiter, Redis being away (`RLC_REDIS_FAIL_LOCAL`).
+    /// From the local limiter, Redis being away: at a share of the rate
+    /// (`RLC_REDIS_FAIL_LOCAL`) or at the whole rate (`RLC_REDIS_FAIL_OPEN`).
     Local(u64),
-    /// Nothing: Redis is away and the policy lets requests go (`RLC_REDIS_FAIL_OPEN`).
-    Open,
 }
 
 /// The fixed parameters of a lease.
@@ -195,9 +194,8 @@ impl Lease {
             return Err(Some(inner.due_at(cost).map_or(safety, |t| t.min(safety))));
         }
         match self.params.policy {
-            FailurePolicy::Open => Ok(Taken::Open),
             FailurePolicy::Closed => Err(inner.due_at(cost)),
-            FailurePolicy::Local => {
+            FailurePolicy::Local | FailurePolicy::Open => {
                 let now_us = now / 1000;
                 let inner = &mut *inner;
                 let d = inner.local.take(now_us, &inner.local_limits, cost, cost, 0);
@@ -220,11 +218,16 @@ impl Lease {
                 let inner = &mut *inner;
                 inner.local.refund(now / 1000, &inner.local_limits, n);
             }
-            Taken::Open => {}
         }
         if let Taken::Lease(n) = taken {
             inner.leased -= n;
         }
+    }
+
+    /// The largest cost one send may have: the smallest burst of the limits.
+    pub fn max_cost(&self) -> u32 {
+        let burst = self.params.limits.iter().map(|l| l.burst).min().unwrap_or(u64::MAX);
+        u32::try_from(burst).unwrap_or(u32::MAX)
     }
 
     /// Shares a pause the server asked for with every client on the key.
@@ -395,7 +398,10 @@ fn go_down(params: &Params, inner: &mut Inner, now: Nanos) {
     inner.up = false;
     inner.down_since = Some(now);
     inner.need = 0;
-    let percent = params.local_share.unwrap_or_else(|| (100 / inner.clients.max(1)).max(1));
+    let percent = match params.policy {
+        FailurePolicy::Open => 100,
+        _ => params.local_share.unwrap_or_else(|| (100 / inner.clients.max(1)).max(1)),
+    };
     inner.local_limits = params.limits.iter().map(|l| l.share(percent)).collect();
     inner.local = Twin::new();
 }
@@ -443,7 +449,12 @@ mod tests {
 
     #[test]
     fn while_redis_is_away_the_policy_decides() {
-        assert_eq!(lease(false, FailurePolicy::Open).try_take(0, 1, 1), Ok(Taken::Open));
+        // Open: the client's own whole rate, 10 at once.
+        let open = lease(false, FailurePolicy::Open);
+        for _ in 0..10 {
+            assert_eq!(open.try_take(0, 1, 1), Ok(Taken::Local(1)));
+        }
+        assert!(open.try_take(0, 1, 1).is_err());
         assert_eq!(lease(false, FailurePolicy::Closed).try_take(0, 1, 1), Err(None));
         // Local at 50 % of 10/s, burst 10: 5 at once, then one every 200 ms.
         let l = lease(false, FailurePolicy::Local);
