@@ -49,6 +49,9 @@ const (
 	// ErrRedirect: a redirect was refused (a loop, too many hops, https to http,
 	// an unreadable Location). Never retried.
 	ErrRedirect Code = 14
+	// ErrRedis: the shared limit's Redis refused the client at its start (a wrong
+	// password, no such database); see [Redis].
+	ErrRedis Code = 19
 )
 
 const codeOK Code = 0
@@ -72,11 +75,12 @@ func _() {
 	_ = x[ErrInvalidState-C.RLC_E_INVALID_STATE]
 	_ = x[ErrPanic-C.RLC_E_PANIC]
 	_ = x[ErrRedirect-C.RLC_E_REDIRECT]
+	_ = x[ErrRedis-C.RLC_E_REDIS]
 }
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".
 func (c Code) String() string {
-	if c < codeOK || c > ErrRedirect {
+	if c < codeOK || (c > ErrRedirect && c != ErrRedis) {
 		return fmt.Sprintf("rlc_result(%d)", int(c))
 	}
 	return C.GoString(C.rlc_result_str(C.uint32_t(c)))
