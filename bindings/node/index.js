@@ -47,6 +47,7 @@ const RESULT_NAMES = [
   'RLC_E_PANIC',
   'RLC_E_REDIRECT',
 ];
+RESULT_NAMES[19] = 'RLC_E_REDIS';
 
 const RLC_OK = 0;
 const RLC_E_INVALID_ARGUMENT = 1;
@@ -68,7 +69,7 @@ class RlcError extends Error {
 }
 
 function resultName(r) {
-  if (r >= 0 && r < RESULT_NAMES.length) return RESULT_NAMES[r];
+  if (r >= 0 && RESULT_NAMES[r]) return RESULT_NAMES[r];
   const lib = native();
   const name = lib.rlc_result_str(r);
   return name || `RLC_E_UNKNOWN_${r}`;
@@ -261,6 +262,7 @@ function native() {
     ...events.declare(so, t),
   };
   Object.assign(lib, limits.declarations(f));
+  Object.assign(lib, redis.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -438,6 +440,10 @@ const limits = require('./limits')({ check, uint, isObject, knownKeys, describe,
 CLIENT_OPTIONS.push(...limits.CLIENT_OPTIONS);
 REQUEST_OPTIONS.push(...limits.REQUEST_OPTIONS);
 
+// A limit shared through Redis (redis.js): the `redis` option, redisStatus().
+const redis = require('./redis')({ check, uint, str, isObject, knownKeys, describe, RlcError });
+CLIENT_OPTIONS.push(...redis.CLIENT_OPTIONS);
+
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
 const DEFAULT_BREAKER = { threshold: 5, recoveryTimeoutMs: 30_000 };
@@ -558,6 +564,7 @@ function buildConfig(l, options) {
     set(l.rlc_config_set_max_server_pause, 'maxServerPauseMs', uint(o.maxServerPauseMs, 'maxServerPauseMs'));
   }
   limits.configSteps(l, o, set);
+  redis.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -956,6 +963,14 @@ class Client extends EventEmitter {
    */
   setRateLimit(limit) {
     limits.setRateLimit(native(), this._state, limit);
+  }
+
+  /**
+   * The shared limit's state ('off', 'connected', 'disconnected') and counters:
+   * roundTrips, downMs (time without Redis), tokensLeased, clients (seen on the key).
+   */
+  redisStatus() {
+    return redis.status(native(), this._state);
   }
 
   /**
