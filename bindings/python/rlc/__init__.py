@@ -28,6 +28,7 @@ from .errors import (
     QueueFullError,
     ReadError,
     RedirectError,
+    RedisError,
     RequestCancelledError,
     RlcError,
     ShutdownError,
@@ -38,6 +39,7 @@ from .errors import (
 )
 from .limits import RetryBudget
 from .metrics import Metrics
+from ._redis import Redis, RedisStatus
 from .response import Headers, Response
 
 __all__ = [
@@ -64,6 +66,9 @@ __all__ = [
     "RateLimitedAPIClient",
     "ReadError",
     "RedirectError",
+    "Redis",
+    "RedisError",
+    "RedisStatus",
     "Redirects",
     "RequestCancelledError",
     "Response",

@@ -139,6 +139,11 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_request_set_cost": (_R, [_P, _U32]),
     "rlc_request_set_max_retries": (_R, [_P, _U32]),
     "rlc_client_set_rate_limit": (_R, [_P, _U32, _U64]),
+    # A limit shared through Redis (rlc._redis)
+    "rlc_config_set_redis": (_R, [_P, _S, _S]),
+    "rlc_config_set_redis_failure": (_R, [_P, _U32]),
+    "rlc_config_set_redis_local_share": (_R, [_P, _U32]),
+    "rlc_config_set_redis_max_lease": (_R, [_P, _U32]),
 }
 
 LIBRARY_ENV = "RLC_LIBRARY_PATH"

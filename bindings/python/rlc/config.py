@@ -11,6 +11,8 @@ from typing import Any, Callable, Optional, Union
 from . import _native
 from ._events import Event
 from .errors import make_error
+from ._redis import Redis
+from ._redis import config_steps as redis_steps
 from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
@@ -114,6 +116,8 @@ class Config:
     #: second climbs back toward the configured rate_limit, which is the ceiling (so
     #: one is needed): fast well below the rate last throttled, slowly near it. Metrics.rate_limit shows the rate in force.
     adaptive: bool = False
+    #: Shares the rate limits through Redis with every client on the same key (rlc.Redis).
+    redis: Optional[Redis] = None
 
 
 # ---------------------------------------------------------------------------------
@@ -264,6 +268,7 @@ def build_native_config(config: Config) -> int:
         pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
         steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
     steps.extend(config_steps(config, lib))
+    steps.extend(redis_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

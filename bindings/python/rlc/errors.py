@@ -127,6 +127,13 @@ class RedirectError(RlcError):
     result = 14
 
 
+class RedisError(RlcError):
+    """RLC_E_REDIS: the shared limit's Redis refused the client at its start (a wrong
+    password, no such database). The message never holds the password."""
+
+    result = 19
+
+
 class HTTPStatusError(RlcError):
     """A 4xx or 5xx response, raised by Response.raise_for_status() and by the
     compatibility layer. The request itself completed (rlc_result RLC_OK)."""
@@ -155,6 +162,7 @@ _BY_CODE: dict[int, type[RlcError]] = {
         InvalidStateError,
         PanicError,
         RedirectError,
+        RedisError,
     )
     if cls.result is not None
 }
@@ -176,6 +184,7 @@ RESULT_NAMES: dict[int, str] = {
     12: "RLC_E_INVALID_STATE",
     13: "RLC_E_PANIC",
     14: "RLC_E_REDIRECT",
+    19: "RLC_E_REDIS",
 }
 
 
