@@ -51,6 +51,13 @@ fn keep_busy(client: &Arc<Client>, tag: &str, depth: usize, run: Duration) -> Ar
     done
 }
 
+/// The timing tests run one at a time (cargo runs tests on parallel threads): each
+/// keeps clients busy for seconds, and two at once on a 2-core box skew each other.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The most arrivals within any `window` (sorted arrival times).
 fn busiest(times: &[Duration], window: Duration) -> usize {
     let mut best = 0;
@@ -83,6 +90,7 @@ fn child_sharer() {
 
 #[test]
 fn three_sharers_keep_one_limit_together() {
+    let _alone = one_at_a_time();
     let Some(redis) = redis_server() else { return };
     let api = mock();
     let run = Duration::from_secs(10);
@@ -138,6 +146,7 @@ fn three_sharers_keep_one_limit_together() {
 
 #[test]
 fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
+    let _alone = one_at_a_time();
     let Some(mut redis) = redis_server() else { return };
     let api = mock();
     let events = Arc::new(Mutex::new(Vec::new()));

@@ -283,10 +283,7 @@ impl Lease {
                 } else if not_before.is_some_and(|t| t > now) {
                     None
                 } else {
-                    let target = demand.min(self.params.max_lease).max(inner.need);
-                    let max = target.saturating_sub(inner.held);
-                    let min = inner.need.saturating_sub(inner.held).max(1);
-                    (max > 0).then(|| Work::Take(min.min(max), max))
+                    ask(demand, self.params.max_lease, inner.need, inner.held)
                 };
                 match ask {
                     Some(work) => work,
@@ -406,6 +403,21 @@ fn go_down(params: &Params, inner: &mut Inner, now: Nanos) {
     inner.local = Twin::new();
 }
 
+/// What to ask Redis for, given the requests waiting (`demand`), the lease size, the
+/// tokens the head of the queue waits for (`need`, 0 when none) and the tokens held:
+/// nothing while more than half the lease is held (and the head is served); else
+/// enough to fill it, and at least half of that, so that a busy client makes one round
+/// trip per half lease rather than one per token.
+fn ask(demand: u64, max_lease: u64, need: u64, held: u64) -> Option<Work> {
+    let target = demand.min(max_lease).max(need);
+    if held >= need && held > target / 2 {
+        return None;
+    }
+    let max = target.saturating_sub(held);
+    let min = need.saturating_sub(held).max(max.div_ceil(2)).max(1);
+    (max > 0).then(|| Work::Take(min.min(max), max))
+}
+
 /// One thing the lease thread does per turn.
 enum Work {
     Take(u64, u64),
@@ -416,6 +428,24 @@ enum Work {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asked(demand: u64, lease: u64, need: u64, held: u64) -> Option<(u64, u64)> {
+        match ask(demand, lease, need, held) {
+            Some(Work::Take(min, max)) => Some((min, max)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn one_token_at_a_time_when_demand_is_low_half_a_lease_or_more_when_high() {
+        assert_eq!(asked(0, 64, 0, 0), None, "no demand, no round trip");
+        assert_eq!(asked(1, 64, 1, 0), Some((1, 1)));
+        assert_eq!(asked(1000, 64, 1, 0), Some((32, 64)));
+        assert_eq!(asked(1000, 64, 0, 33), None, "more than half the lease held");
+        assert_eq!(asked(1000, 64, 0, 32), Some((16, 32)));
+        // A weighted head that needs more than is held asks for at least that.
+        assert_eq!(asked(2, 5, 9, 4), Some((5, 5)));
+    }
 
     const MS: Nanos = 1_000_000;
 
