@@ -11,8 +11,8 @@ use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::request::check_target;
 use crate::request::Request;
+use crate::request::{check_target, BaseUrl};
 use crate::response::Response;
 use crate::scheduler::{Core, Shared, WorkerMsg};
 use crate::worker::{build_agent, run_worker};
@@ -54,6 +54,7 @@ impl Client {
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
             core: Mutex::new(core),
+            base: config.base_url.as_deref().map(BaseUrl::new),
             config,
             clock,
             wake: Condvar::new(),

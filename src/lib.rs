@@ -62,3 +62,5 @@ pub use metrics::MetricsSnapshot;
 pub use redis::{FailurePolicy, RedisState, RedisStatus};
 pub use request::Request;
 pub use response::Response;
+/// The header map of a [`Response`] (the `http` crate's, as the transport parses it).
+pub use ureq::http::HeaderMap;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ureq::http::uri::{Authority, Parts, PathAndQuery, Scheme};
+
 use crate::error::{Error, Result};
 
 /// One HTTP request. Headers pass through untouched; their values never appear in
@@ -192,6 +194,58 @@ pub(crate) fn resolve_url(target: &str, base_url: Option<&str>) -> Result<ureq::
     url.parse().map_err(|e| Error::invalid(format!("the URL is malformed: {e}")))
 }
 
+/// The config's base URL split once into the parts every attempt's URL shares, so
+/// that joining a path to it parses only the path (no `format!`, no scheme or host
+/// parsed again per attempt).
+#[derive(Clone, Debug)]
+pub(crate) struct BaseUrl {
+    text: String,
+    /// Scheme, host and the base's own path (`/v2` of `https://api/v2`, "" for none);
+    /// `None` if the HTTP layer reads the text otherwise (then the slow path).
+    parts: Option<(Scheme, Authority, String)>,
+}
+
+impl BaseUrl {
+    /// A base URL that `Config::base_url` accepted.
+    pub(crate) fn new(text: &str) -> BaseUrl {
+        let parts = text.parse::<ureq::http::Uri>().ok().and_then(|uri| {
+            let parts = uri.into_parts();
+            let prefix = parts.path_and_query.map_or(String::new(), |p| p.as_str().to_owned());
+            let prefix = if prefix == "/" { String::new() } else { prefix };
+            // A base with a query or fragment is joined as text, as resolve_url does.
+            if prefix.contains(['?', '#']) {
+                return None;
+            }
+            Some((parts.scheme?, parts.authority?, prefix))
+        });
+        BaseUrl { text: text.to_owned(), parts }
+    }
+
+    /// [`resolve_url`] for a client whose base URL this is.
+    pub(crate) fn resolve(&self, target: &str) -> Result<ureq::http::Uri> {
+        let Some((scheme, authority, prefix)) =
+            self.parts.as_ref().filter(|_| target.starts_with('/'))
+        else {
+            return resolve_url(target, Some(&self.text));
+        };
+        if self.text.len() + target.len() > MAX_TARGET_BYTES {
+            return Err(Error::invalid("the URL is longer than 64 KiB"));
+        }
+        let malformed =
+            |e: &dyn std::fmt::Display| Error::invalid(format!("the URL is malformed: {e}"));
+        let path: PathAndQuery = if prefix.is_empty() {
+            target.parse().map_err(|e| malformed(&e))?
+        } else {
+            format!("{prefix}{target}").parse().map_err(|e| malformed(&e))?
+        };
+        let mut parts = Parts::default();
+        parts.scheme = Some(scheme.clone());
+        parts.authority = Some(authority.clone());
+        parts.path_and_query = Some(path);
+        ureq::http::Uri::from_parts(parts).map_err(|e| malformed(&e))
+    }
+}
+
 /// Whether `target` can be sent with `base_url`, without building the URL: a path
 /// needs a base URL, and the two together must fit in 64 KiB. Each part was parsed
 /// where it was given (the base URL by the config, the target by `Request::new`), and
@@ -244,6 +298,29 @@ pub(crate) fn validate_absolute_url(url: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_base_url_joins_exactly_as_the_text_does() {
+        let bases = [
+            "http://127.0.0.1:8080",
+            "https://api.example.com",
+            "https://api.example.com/v2",
+            "http://user:pw@h:1/a/b",
+            "http://[::1]:9",
+        ];
+        let targets =
+            ["/", "/x", "/x/y?q=1&r=%20", "/cb?next=https://x", "https://other/z", "/%zz"];
+        for base in bases {
+            for target in targets {
+                let split = BaseUrl::new(base).resolve(target).map(|u| u.to_string());
+                let joined = resolve_url(target, Some(base)).map(|u| u.to_string());
+                assert_eq!(split.ok(), joined.ok(), "{base} + {target}");
+            }
+            assert!(BaseUrl::new(base).parts.is_some(), "{base} takes the fast path");
+        }
+        let long = format!("/{}", "a".repeat(MAX_TARGET_BYTES));
+        assert!(BaseUrl::new("http://h").resolve(&long).is_err());
+    }
 
     #[test]
     fn refuses_bad_methods_paths_and_headers() {

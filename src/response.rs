@@ -1,10 +1,14 @@
 //! What a completed request hands back.
 
+use ureq::http::HeaderMap;
+
 /// An HTTP response of any status, with the number of attempts it took.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Response {
     pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
+    /// The header map the transport parsed, moved here as it is: a response's headers
+    /// are copied only if the caller asks for them (the C surface does so lazily).
+    pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     pub(crate) attempts: u32,
 }
@@ -15,14 +19,16 @@ impl Response {
         self.status
     }
 
-    /// All headers in the order received; names as the server sent them.
-    pub fn headers(&self) -> &[(String, String)] {
+    /// All headers: names in lower case, a repeated name's values in the order
+    /// received (`get_all`).
+    pub fn headers(&self) -> &HeaderMap {
         &self.headers
     }
 
-    /// The first header named `name`, compared without regard to case.
+    /// The first header named `name`, compared without regard to case; `None` too
+    /// when its value is not visible ASCII (read those bytes through `headers`).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The body.

@@ -5,13 +5,14 @@
 //! [`Shared::after_attempt`], which retries through the delay heap or completes.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::OnceLock;
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Sender;
 use parking_lot::{Condvar, Mutex, MutexGuard};
+use rustc_hash::FxHashMap;
 use ureq::http::Uri;
 
 use crate::adaptive::AdaptiveRate;
@@ -27,9 +28,10 @@ use crate::limiter::Limiter;
 use crate::metrics::{Gauges, Metrics, MetricsSnapshot};
 use crate::outcome::{is_breaker_failure, is_retryable, Attempt};
 use crate::queue::{DelayQueue, ReadyKey, ReadyQueue};
-use crate::quota::{sourced_quotas, tightest, Quota};
+use crate::quota::{sourced_quotas, tightest, Quota, Sourced};
 use crate::redirect::{describes_body, is_redirect, is_sensitive, next_hop, Hop};
-use crate::request::{resolve_url, Request};
+use crate::request::{resolve_url, BaseUrl, Request};
+use crate::response::Response;
 use crate::retry_budget::RetryBudget;
 
 /// A request on its way through the client.
@@ -67,10 +69,11 @@ impl Job {
     /// Where the next attempt goes: the request's URL joined to the base URL (checked
     /// at submit, so this does not fail for a request that was accepted), or where
     /// its redirects have led.
-    pub fn uri(&self, base_url: Option<&str>) -> Result<Uri, Error> {
-        match &self.redirected {
-            Some(r) => Ok(r.uri.clone()),
-            None => resolve_url(&self.request.target, base_url),
+    pub fn uri(&self, base: Option<&BaseUrl>) -> Result<Uri, Error> {
+        match (&self.redirected, base) {
+            (Some(r), _) => Ok(r.uri.clone()),
+            (None, Some(base)) => base.resolve(&self.request.target),
+            (None, None) => resolve_url(&self.request.target, None),
         }
     }
 
@@ -122,7 +125,10 @@ pub(crate) struct Core {
     ready: ReadyQueue,
     delayed: DelayQueue,
     deadlines: BinaryHeap<Reverse<(Nanos, u64)>>,
-    table: HashMap<u64, Entry>,
+    /// Live requests by id. Ids are the scheduler's own sequence, not an attacker's
+    /// choice, so a fast non-keyed hash is safe here (SipHash was a measurable share of
+    /// a request's cost).
+    table: FxHashMap<u64, Entry>,
     limiter: Limiter,
     breaker: CircuitBreaker,
     retry_budget: RetryBudget,
@@ -148,6 +154,8 @@ pub(crate) struct Core {
 /// State shared by the client handle and its threads.
 pub(crate) struct Shared {
     pub config: Config,
+    /// The config's base URL, split once for the attempts' URLs.
+    pub base: Option<BaseUrl>,
     pub clock: MonotonicClock,
     pub core: Mutex<Core>,
     pub wake: Condvar,
@@ -167,7 +175,7 @@ impl Core {
             ready: ReadyQueue::default(),
             delayed: DelayQueue::default(),
             deadlines: BinaryHeap::new(),
-            table: HashMap::new(),
+            table: FxHashMap::default(),
             // With a shared limit, the lease enforces the rate limits (locally too, while
             // Redis is away); the limiter keeps only the server's pace.
             limiter: Limiter::new(if config.redis.is_some() { &[] } else { &config.rate_limits }),
@@ -257,6 +265,49 @@ impl Core {
     }
 }
 
+/// What a response says about the server's limits, read from its headers before the
+/// scheduler's lock is taken.
+struct Feedback {
+    quotas: Vec<Sourced>,
+    /// A pause the server asks for, and the header that asked.
+    pause: Option<(Duration, &'static str)>,
+    /// The `Retry-After` hint for this request's own retry.
+    retry_after: Option<Duration>,
+    /// A 429, or a 503 with `Retry-After`: the adaptive rate's signal.
+    throttled: bool,
+}
+
+impl Feedback {
+    fn read(response: &Response, wall: SystemTime) -> Feedback {
+        // Most responses carry none of these headers: one pass over the names (already
+        // lower case) spares the look-ups by name that would find nothing.
+        let speaks_of_limits = response.headers.keys().any(|name| {
+            let name = name.as_str();
+            name.starts_with("ratelimit")
+                || name.starts_with("x-ratelimit")
+                || name == "retry-after"
+        });
+        if !speaks_of_limits {
+            return Feedback {
+                quotas: Vec::new(),
+                pause: None,
+                retry_after: None,
+                throttled: response.status == 429,
+            };
+        }
+        let header = |name: &str| response.header(name).map(str::to_owned);
+        let quotas = sourced_quotas(&header, wall);
+        let pause = pause_from(response.status, &header, &quotas, wall);
+        let retry_after = response.header("retry-after");
+        Feedback {
+            throttled: response.status == 429 || response.status == 503 && retry_after.is_some(),
+            retry_after: retry_after.and_then(|v| parse_retry_after(v, wall)),
+            quotas,
+            pause,
+        }
+    }
+}
+
 /// Why the scheduler waits.
 enum Wait {
     /// Until notified or the next timer.
@@ -299,6 +350,12 @@ impl Shared {
 
     /// Hands a final result to the completion thread.
     fn finish(&self, job: Box<Job>, result: Attempt, now: Nanos) {
+        let completion = self.completion(job, result, now);
+        self.completions.push(completion);
+    }
+
+    /// A request's final result, counted, ready for the completion thread.
+    fn completion(&self, job: Box<Job>, result: Attempt, now: Nanos) -> Completion {
         let result = match result {
             Ok(mut response) => {
                 response.attempts = job.attempts;
@@ -307,7 +364,7 @@ impl Shared {
             Err(e) => Err(e.with_attempts(job.attempts)),
         };
         self.metrics.completed(&result, now.saturating_sub(job.submitted_at));
-        self.completions.push(Completion { callback: job.callback, id: job.key.id, result });
+        Completion { callback: job.callback, id: job.key.id, result }
     }
 
     /// Accepts a request into the queue, or refuses it at once.
@@ -685,14 +742,23 @@ impl Shared {
     /// completes, and hands the worker its next job when one may go now.
     /// `reached_network` is false when the attempt ended before anything was sent
     /// (its deadline passed, or it panicked): the breaker then learns nothing from it.
+    ///
+    /// What the response says (quota headers, pauses, a redirect's next hop) is read
+    /// before the lock is taken, and the completion is queued after it is let go: the
+    /// lock is held only for the decisions that every thread shares.
     pub fn after_attempt(
         &self,
         mut job: Box<Job>,
         attempt: Attempt,
         reached_network: bool,
     ) -> Option<Box<Job>> {
-        let now = self.clock.now();
         let wall = SystemTime::now();
+        let feedback = attempt.as_ref().ok().map(|response| Feedback::read(response, wall));
+        let hop = match &attempt {
+            Ok(response) if is_redirect(response.status) => self.next_hop(&job, response),
+            _ => Ok(None),
+        };
+        let now = self.clock.now();
         let mut core = self.lock();
         core.in_flight -= 1;
         self.metrics.attempt(now.saturating_sub(job.sent_at));
@@ -705,55 +771,13 @@ impl Shared {
         }
         self.emit_breaker_change(before, &core);
         let mut retry_after = None;
-        if let Ok(response) = &attempt {
-            let header = |name: &str| response.header(name).map(str::to_owned);
-            let quotas = sourced_quotas(&header, wall);
-            if let Some(quota) = tightest(&quotas) {
-                // Spread what the server has left until its reset, within the cap.
-                let reset = quota.reset.min(self.config.max_server_pause);
-                if let Some(interval) = (Quota { reset, ..quota }).interval() {
-                    core.limiter.pace(now, interval, reset, quota.remaining);
-                }
-            }
-            let throttled = response.status == 429
-                || response.status == 503 && response.header("retry-after").is_some();
-            self.adapt(&mut core, now, throttled && quotas.is_empty());
-            if let Some((asked, source)) = pause_from(response.status, &header, &quotas, wall) {
-                let pause = self.capped_pause(asked);
-                core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
-                if let Some(lease) = &core.redis {
-                    lease.share_pause(pause);
-                }
-                self.metrics.server_pause();
-                self.emit(|| Event::Pause {
-                    duration: pause,
-                    status: response.status,
-                    header: source,
-                    capped: pause < asked,
-                });
-            }
-            retry_after = response.header("retry-after").and_then(|v| parse_retry_after(v, wall));
+        if let (Ok(response), Some(feedback)) = (&attempt, feedback) {
+            self.apply_feedback(&mut core, now, response.status, &feedback);
+            retry_after = feedback.retry_after;
         }
         let cancelled = core.table.get(&job.key.id).is_some_and(|e| e.cancelled);
         let live = !cancelled && !core.closing;
-        let base_url = self.config.base_url.as_deref();
-        let hop = match &attempt {
-            Ok(response) if !cancelled && is_redirect(response.status) => {
-                job.uri(base_url).and_then(|current| {
-                    let visited = job.redirected.as_ref().map_or(&[][..], |r| &r.visited[..]);
-                    next_hop(
-                        &self.config.redirects,
-                        &current,
-                        &job.request.method,
-                        response.status,
-                        response.header("location"),
-                        visited,
-                    )
-                    .map(|hop| hop.map(|hop| (current, hop)))
-                })
-            }
-            _ => Ok(None),
-        };
+        let hop = if cancelled { Ok(None) } else { hop };
         let attempt = match hop {
             // A redirect the client would follow is no answer: closing, it ends here.
             Ok(Some(_)) if core.closing => Err(Error::new(
@@ -764,7 +788,7 @@ impl Shared {
                 job.follow(current, hop, &self.config.sensitive_headers);
                 self.metrics.redirect();
                 self.requeue(&mut core, job, None);
-                return self.next_for_worker(core);
+                return self.next_for_worker(core, None);
             }
             Ok(None) => attempt,
             Err(refused) => Err(refused),
@@ -783,6 +807,7 @@ impl Shared {
             let hint = retry_after.map(|hint| self.capped_pause(hint));
             retry_delay(policy, job.attempts - 1, hint, &mut rand::thread_rng())
         });
+        let mut done = None;
         match delay.map(|d| (d, now.saturating_add(nanos(d)))) {
             Some((delay, t)) if job.deadline.map_or(true, |d| t < d) => {
                 self.emit(|| Event::Retry {
@@ -802,10 +827,54 @@ impl Shared {
                 } else {
                     attempt
                 };
-                self.finish(job, result, now);
+                done = Some(self.completion(job, result, now));
             }
         }
-        self.next_for_worker(core)
+        self.next_for_worker(core, done)
+    }
+
+    /// Where a redirect answer leads, if the client follows it (`None`: the 3xx is
+    /// the answer); an error when it must not be followed.
+    #[allow(clippy::type_complexity)]
+    fn next_hop(&self, job: &Job, response: &Response) -> Result<Option<(Uri, Hop)>, Error> {
+        let current = job.uri(self.base.as_ref())?;
+        let visited = job.redirected.as_ref().map_or(&[][..], |r| &r.visited[..]);
+        let hop = next_hop(
+            &self.config.redirects,
+            &current,
+            &job.request.method,
+            response.status,
+            response.header("location"),
+            visited,
+        )?;
+        Ok(hop.map(|hop| (current, hop)))
+    }
+
+    /// Applies what a response said about the server's limits: paces the limiter
+    /// from its quota, teaches the adaptive rate, and pauses the client when asked.
+    fn apply_feedback(&self, core: &mut Core, now: Nanos, status: u16, feedback: &Feedback) {
+        if let Some(quota) = tightest(&feedback.quotas) {
+            // Spread what the server has left until its reset, within the cap.
+            let reset = quota.reset.min(self.config.max_server_pause);
+            if let Some(interval) = (Quota { reset, ..quota }).interval() {
+                core.limiter.pace(now, interval, reset, quota.remaining);
+            }
+        }
+        self.adapt(core, now, feedback.throttled && feedback.quotas.is_empty());
+        if let Some((asked, source)) = feedback.pause {
+            let pause = self.capped_pause(asked);
+            core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
+            if let Some(lease) = &core.redis {
+                lease.share_pause(pause);
+            }
+            self.metrics.server_pause();
+            self.emit(|| Event::Pause {
+                duration: pause,
+                status,
+                header: source,
+                capped: pause < asked,
+            });
+        }
     }
 
     /// Puts a job that was in flight back in the queue: ready at once, or in the
@@ -824,9 +893,18 @@ impl Shared {
 
     /// The job a worker that has just finished an attempt takes next, if one may go
     /// now; wakes the scheduler when it has something to do that this worker does not.
-    fn next_for_worker(&self, mut core: MutexGuard<'_, Core>) -> Option<Box<Job>> {
+    /// `done`, the attempt's completion if it was the last, is queued once the lock is
+    /// let go.
+    fn next_for_worker(
+        &self,
+        mut core: MutexGuard<'_, Core>,
+        done: Option<Completion>,
+    ) -> Option<Box<Job>> {
         if core.closing {
             drop(core);
+            if let Some(done) = done {
+                self.completions.push(done);
+            }
             self.wake.notify_one();
             return None;
         }
@@ -839,6 +917,9 @@ impl Shared {
         let workers_free = core.in_flight < self.config.workers as usize;
         let wake_scheduler = core.queued > 0 && (next.is_none() || workers_free);
         drop(core);
+        if let Some(done) = done {
+            self.completions.push(done);
+        }
         if wake_scheduler {
             self.wake.notify_one();
         }

@@ -93,7 +93,7 @@ fn perform(shared: &Shared, job: &Job) -> (Attempt, bool) {
         timeout = timeout.min(left);
     }
     let config = &shared.config;
-    let uri = match job.uri(config.base_url.as_deref()) {
+    let uri = match job.uri(shared.base.as_ref()) {
         Ok(uri) => uri,
         Err(e) => return (Err(e), false),
     };
@@ -139,18 +139,9 @@ fn run<S: ureq::AsSendBody>(
     }
 }
 
-fn read_response(mut response: http::Response<ureq::Body>, cap: u64) -> Attempt {
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-        .collect();
-    let body = response
-        .body_mut()
-        .with_config()
-        .limit(cap)
-        .read_to_vec()
-        .map_err(|e| classify_ureq_error(e, false))?;
-    Ok(Response { status, headers, body, attempts: 0 })
+fn read_response(response: http::Response<ureq::Body>, cap: u64) -> Attempt {
+    let (parts, mut body) = response.into_parts();
+    let body =
+        body.with_config().limit(cap).read_to_vec().map_err(|e| classify_ureq_error(e, false))?;
+    Ok(Response { status: parts.status.as_u16(), headers: parts.headers, body, attempts: 0 })
 }

@@ -927,8 +927,8 @@ const char *rlc_response_header(const struct rlc_response *resp, const char *nam
 size_t rlc_response_header_count(const struct rlc_response *resp);
 
 /*
- Writes the name and value of header number `index` (from 0, in the order
- received) of `resp` to `*name` and `*value`: NUL-terminated strings owned by
+ Writes the name and value of header number `index` (from 0; names in lower case,
+ in the order first received, a repeated name's lines together) of `resp` to `*name` and `*value`: NUL-terminated strings owned by
  `resp` and valid as long as it is. RLC_E_INVALID_ARGUMENT, writing nothing, when
  a pointer is NULL or `index` is not below `rlc_response_header_count`.
  */

@@ -2,6 +2,9 @@
 //! owned by the caller of `rlc_send`.
 
 use std::ffi::{c_char, CString};
+use std::sync::OnceLock;
+
+use ureq::http::HeaderMap;
 
 use super::cast::{
     check_out_ptr, try_ref_from_ptr, try_str_from_ptr, try_take_box, Castable, OwnershipBox,
@@ -24,12 +27,14 @@ impl Castable for rlc_response {
     type RustType = Completion;
 }
 
-/// The value behind an `rlc_response`: the response's parts as C strings, made once.
+/// The value behind an `rlc_response`: the response's parts, the headers as C strings
+/// made on first use (most callbacks read a status and a body, and never pay for them).
 pub(crate) struct Completion {
     status: u16,
     attempts: u32,
     body: Vec<u8>,
-    headers: Vec<(CString, CString)>,
+    header_map: HeaderMap,
+    headers: OnceLock<Vec<(CString, CString)>>,
     error_message: CString,
     /// False for the borrowed response of a callback, which `rlc_response_free` refuses.
     caller_owned: bool,
@@ -56,8 +61,9 @@ impl Completion {
         Completion {
             status: response.status(),
             attempts: response.attempts(),
-            headers: response.headers().iter().map(|(n, v)| (c_string(n), c_string(v))).collect(),
             body: response.take_body(),
+            header_map: std::mem::take(&mut response.headers),
+            headers: OnceLock::new(),
             error_message: CString::default(),
             caller_owned,
         }
@@ -68,10 +74,22 @@ impl Completion {
             status: 0,
             attempts: error.attempts(),
             body: Vec::new(),
-            headers: Vec::new(),
+            header_map: HeaderMap::new(),
+            headers: OnceLock::new(),
             error_message: c_string(error.message()),
             caller_owned,
         }
+    }
+
+    /// The headers as C strings, in the header map's order (names in lower case).
+    fn headers(&self) -> &[(CString, CString)] {
+        self.headers.get_or_init(|| {
+            let text = |bytes: &[u8]| c_string(&String::from_utf8_lossy(bytes));
+            self.header_map
+                .iter()
+                .map(|(n, v)| (c_string(n.as_str()), text(v.as_bytes())))
+                .collect()
+        })
     }
 }
 
@@ -116,7 +134,7 @@ pub extern "C" fn rlc_response_header(
     ffi_panic_boundary! {
         let resp = try_ref_from_ptr!(resp);
         let name = try_str_from_ptr!(name);
-        resp.headers
+        resp.headers()
             .iter()
             .find(|(n, _)| n.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
             .map_or(std::ptr::null(), |(_, v)| v.as_ptr())
@@ -127,11 +145,11 @@ pub extern "C" fn rlc_response_header(
 /// `resp` is NULL.
 #[no_mangle]
 pub extern "C" fn rlc_response_header_count(resp: *const rlc_response) -> usize {
-    ffi_panic_boundary! { try_ref_from_ptr!(resp).headers.len() }
+    ffi_panic_boundary! { try_ref_from_ptr!(resp).headers().len() }
 }
 
-/// Writes the name and value of header number `index` (from 0, in the order
-/// received) of `resp` to `*name` and `*value`: NUL-terminated strings owned by
+/// Writes the name and value of header number `index` (from 0; names in lower case,
+/// in the order first received, a repeated name's lines together) of `resp` to `*name` and `*value`: NUL-terminated strings owned by
 /// `resp` and valid as long as it is. RLC_E_INVALID_ARGUMENT, writing nothing, when
 /// a pointer is NULL or `index` is not below `rlc_response_header_count`.
 #[no_mangle]
@@ -145,10 +163,11 @@ pub extern "C" fn rlc_response_header_at(
         let resp = try_ref_from_ptr!(resp);
         check_out_ptr!(name);
         check_out_ptr!(value);
-        let Some((n, v)) = resp.headers.get(index) else {
+        let headers = resp.headers();
+        let Some((n, v)) = headers.get(index) else {
             return invalid_argument(&format!(
                 "header index {index} is out of range: the response has {} headers",
-                resp.headers.len()
+                headers.len()
             ));
         };
         // SAFETY: both are non-NULL, and the C caller promises they are writable.
