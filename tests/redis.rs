@@ -129,12 +129,10 @@ fn three_sharers_keep_one_limit_together() {
         times.len(),
         status.iter().map(|s| s.clients).collect::<Vec<_>>()
     );
-    // The lease bounds what the limiter lets through; on top of it, a busy 2-core box
-    // delays some sends by tens of milliseconds (a late send and an on-time one land in
-    // one window), which no limiter controls: 5 more of slack for that. The bench
-    // reports the busiest window measured.
-    let jitter = 5;
-    assert!(window <= 100 + lease + jitter, "busiest window held {window}");
+    // The documented bound: at most one lease per client beyond the limit in any
+    // window (a client whose sends were held up, by a busy 2-core box say, spends its
+    // lease late, beside on-time sends). Typically the busiest window holds 100 to 107.
+    assert!(window <= 100 + 3 * lease, "busiest window held {window}");
     assert!((rate - 100.0).abs() <= 2.0, "aggregate rate {rate:.2}/s");
     assert!(by_process > 100, "the other process shared the limit: {by_process}");
     assert!(status.iter().all(|s| s.state == RedisState::Connected && s.clients == 3));
