@@ -163,8 +163,10 @@ fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
     let open = make(FailurePolicy::Open, "open");
     let closed = make(FailurePolicy::Closed, "closed");
     let run = Duration::from_millis(3500);
-    let busy: Vec<_> =
-        [(&local, "local"), (&open, "open")].iter().map(|(c, t)| keep_busy(c, t, 10, run)).collect();
+    let busy: Vec<_> = [(&local, "local"), (&open, "open")]
+        .iter()
+        .map(|(c, t)| keep_busy(c, t, 10, run))
+        .collect();
     // The closed client's requests carry a deadline: while Redis is away they time out.
     let closed_results = Arc::new(Mutex::new(Vec::new()));
     let submit_closed = |n: usize| {
@@ -172,7 +174,9 @@ fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
             let mut req = tagged("GET", "/ok", "closed");
             req.deadline(Duration::from_millis(300)).unwrap();
             let results = closed_results.clone();
-            closed.submit(req, 0, move |_, r| results.lock().unwrap().push(r.map(|r| r.status()))).unwrap();
+            closed
+                .submit(req, 0, move |_, r| results.lock().unwrap().push(r.map(|r| r.status())))
+                .unwrap();
         }
     };
     std::thread::sleep(Duration::from_millis(1000));
@@ -184,13 +188,12 @@ fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
     for c in [&local, &open, &closed] {
         assert_eq!(c.redis_status().state, RedisState::Disconnected);
     }
-    let away = api.stats().arrivals.iter().skip(killed).fold((0, 0), |(l, o), a| {
-        match a.tag.as_deref() {
+    let away =
+        api.stats().arrivals.iter().skip(killed).fold((0, 0), |(l, o), a| match a.tag.as_deref() {
             Some("local") => (l + 1, o),
             Some("open") => (l, o + 1),
             _ => (l, o),
-        }
-    });
+        });
     redis.restart().unwrap();
     let restarted = Instant::now();
     let outage = killed_at.elapsed();
@@ -201,7 +204,9 @@ fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
     }
     let back_after = restarted.elapsed();
     submit_closed(3);
-    std::thread::sleep(run.saturating_sub(Duration::from_millis(2000)) + Duration::from_millis(500));
+    std::thread::sleep(
+        run.saturating_sub(Duration::from_millis(2000)) + Duration::from_millis(500),
+    );
     let leased_after = local.redis_status().tokens_leased;
     for c in [&local, &open, &closed] {
         c.close();
@@ -225,7 +230,8 @@ fn redis_killed_and_restarted_each_policy_holds_and_no_callback_is_lost() {
     }
     let events = events.lock().unwrap();
     for policy in [FailurePolicy::Local, FailurePolicy::Open, FailurePolicy::Closed] {
-        let seen: Vec<bool> = events.iter().filter(|(p, _)| *p == policy).map(|(_, c)| *c).collect();
+        let seen: Vec<bool> =
+            events.iter().filter(|(p, _)| *p == policy).map(|(_, c)| *c).collect();
         assert_eq!(seen, [false, true], "{policy:?}");
     }
 }

@@ -35,8 +35,10 @@ pub fn run() -> Result<Option<SharedData>, BoxError> {
         return Ok(None);
     }
     let redis = RedisServer::start()?;
-    let api =
-        MockApi::try_start(MockOptions { rate_limit: Some((LIMIT, Duration::from_secs(1))), port: 0 })?;
+    let api = MockApi::try_start(MockOptions {
+        rate_limit: Some((LIMIT, Duration::from_secs(1))),
+        port: 0,
+    })?;
     let clients = (0..2)
         .map(|_| {
             let mut c = Config::new();

@@ -146,8 +146,7 @@ impl From<&Event> for rlc_event {
             }
             Event::Redis { connected, down_for } => {
                 e.kind = rlc_event_kind::RLC_EVENT_REDIS as u32;
-                e.reason =
-                    if connected { rlc_result::RLC_OK } else { rlc_result::RLC_E_REDIS };
+                e.reason = if connected { rlc_result::RLC_OK } else { rlc_result::RLC_E_REDIS };
                 e.delay_ms = millis(down_for);
             }
         }

@@ -77,7 +77,10 @@ pub extern "C" fn rlc_config_set_redis_failure(cfg: *mut rlc_config, policy: u32
 /// RLC_E_INVALID_ARGUMENT when `cfg` is NULL, `percent` is out of range, or no Redis
 /// was set.
 #[no_mangle]
-pub extern "C" fn rlc_config_set_redis_local_share(cfg: *mut rlc_config, percent: u32) -> rlc_result {
+pub extern "C" fn rlc_config_set_redis_local_share(
+    cfg: *mut rlc_config,
+    percent: u32,
+) -> rlc_result {
     ffi_panic_boundary! {
         let cfg = try_mut_from_ptr!(cfg);
         result_of(cfg.redis_local_share(percent))

@@ -187,7 +187,9 @@ pub(crate) fn password_of(url: &str) -> Option<String> {
 /// The URL with its password replaced by `***`, for display.
 pub(crate) fn redacted(url: &str) -> String {
     match password_of(url) {
-        Some(p) => url.replacen(&format!(":{p}@"), ":***@", 1).replacen(&format!("//{p}@"), "//***@", 1),
+        Some(p) => {
+            url.replacen(&format!(":{p}@"), ":***@", 1).replacen(&format!("//{p}@"), "//***@", 1)
+        }
         None => url.to_owned(),
     }
 }

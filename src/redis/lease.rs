@@ -352,7 +352,8 @@ impl Lease {
                                 }
                                 not_before = None;
                             } else {
-                                not_before = Some(Instant::now() + Duration::from_micros(d.wait_us));
+                                not_before =
+                                    Some(Instant::now() + Duration::from_micros(d.wait_us));
                             }
                             drop(inner);
                             if d.pause_us > 0 {

@@ -70,7 +70,10 @@ fn the_script_and_its_rust_twin_decide_alike_on_a_recorded_sequence() {
         recorded.push((call, answer));
         std::thread::sleep(Duration::from_micros(rng.gen_range(0..6_000)));
     }
-    assert_eq!(link.round_trips, 402, "400 calls, and an EVAL after NOSCRIPT on the first and after the flush");
+    assert_eq!(
+        link.round_trips, 402,
+        "400 calls, and an EVAL after NOSCRIPT on the first and after the flush"
+    );
     // Replay through the twin at the recorded times: the same answers.
     let mut twin = Twin::new();
     let mut granted = 0;
