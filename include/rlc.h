@@ -1013,9 +1013,9 @@ enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
  state lives in Redis under `{key}:...`, each decision one atomic Lua step on
  Redis's own clock. `url` is `redis://[user:password@]host[:port][/db]`, `rediss://`
  for TLS, or `unix:///path`; both strings are copied. The URL is checked here and
- connected to by rlc_client_new, which fails with RLC_E_REDIS when Redis refuses
- (wrong password, no such database); a Redis that cannot be reached does not fail
- it: the failure policy applies until it can. A lease thread takes tokens in
+ connected to by rlc_client_new (which waits up to 1 s for it), which fails with
+ RLC_E_REDIS when Redis refuses (wrong password, no such database); a Redis that
+ cannot be reached does not fail it: the failure policy applies until it can. A lease thread takes tokens in
  batches when demand is high (one at a time when low), so the shared rate may
  exceed the limit by at most the lease size per client in any window
  (`rlc_config_set_redis_max_lease`). A pause a server asks for (429, Retry-After,
@@ -1023,7 +1023,9 @@ enum rlc_result rlc_config_set_event_callback(struct rlc_config *cfg,
  the password. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, a bad URL, or a key that
  is empty, longer than 256 bytes or holds a control character.
  */
-enum rlc_result rlc_config_set_redis(struct rlc_config *cfg, const char *url, const char *key);
+enum rlc_result rlc_config_set_redis(struct rlc_config *cfg,
+                                     const char *url,
+                                     const char *key);
 
 /*
  Sets what the client does while its Redis is away: `policy` is an

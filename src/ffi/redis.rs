@@ -29,9 +29,9 @@ pub enum rlc_redis_failure {
 /// state lives in Redis under `{key}:...`, each decision one atomic Lua step on
 /// Redis's own clock. `url` is `redis://[user:password@]host[:port][/db]`, `rediss://`
 /// for TLS, or `unix:///path`; both strings are copied. The URL is checked here and
-/// connected to by rlc_client_new, which fails with RLC_E_REDIS when Redis refuses
-/// (wrong password, no such database); a Redis that cannot be reached does not fail
-/// it: the failure policy applies until it can. A lease thread takes tokens in
+/// connected to by rlc_client_new (which waits up to 1 s for it), which fails with
+/// RLC_E_REDIS when Redis refuses (wrong password, no such database); a Redis that
+/// cannot be reached does not fail it: the failure policy applies until it can. A lease thread takes tokens in
 /// batches when demand is high (one at a time when low), so the shared rate may
 /// exceed the limit by at most the lease size per client in any window
 /// (`rlc_config_set_redis_max_lease`). A pause a server asks for (429, Retry-After,
