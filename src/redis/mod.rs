@@ -199,7 +199,7 @@ pub(crate) fn start(config: &Config, now: Nanos) -> Result<Option<Started>> {
             .max(1)
     };
     let slowest = config.rate_limits.iter().map(interval).max().unwrap_or(1);
-    let horizon_us = max_lease.saturating_mul(slowest).clamp(1_000, 1_000_000);
+    let horizon_us = max_lease.saturating_mul(slowest).saturating_mul(2).clamp(1_000, 1_000_000);
     let limits = config
         .rate_limits
         .iter()
