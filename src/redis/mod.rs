@@ -199,7 +199,11 @@ pub(crate) fn start(config: &Config, now: Nanos) -> Result<Option<Started>> {
             .max(1)
     };
     let slowest = config.rate_limits.iter().map(interval).max().unwrap_or(1);
-    let horizon_us = max_lease.saturating_mul(slowest).saturating_mul(2).clamp(1_000, 1_000_000);
+    // How far ahead tokens may be reserved: a lease, but room for at least ten tokens,
+    // so that a few busy sharers of a small lease are not refused in turn (100/s, three
+    // sharers: 0.3 round trips per request instead of 1). Measured with 2 x the lease at
+    // 5,000/s, a wider horizon lost rate; so only small leases are widened.
+    let horizon_us = max_lease.max(10).saturating_mul(slowest).clamp(1_000, 1_000_000);
     let limits = config
         .rate_limits
         .iter()
