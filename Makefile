@@ -14,7 +14,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 SOMAJOR := 0
 
 .PHONY: all lib header install uninstall test test-rust test-c test-cpp test-go test-node test-python \
-        demo examples bench bench-quick bench-python install clippy clean test-soak-c soak soak-tsan \
+        demo examples bench bench-quick bench-python profile install clippy clean test-soak-c soak soak-tsan \
         soak-helgrind fuzz
 
 all: lib
@@ -173,6 +173,11 @@ bench:
 
 bench-quick:
 	CARGO="$(CARGO)" bash benches/run.sh quick
+
+## Instructions per request, rlc against raw ureq, by callgrind (steady on a busy
+## machine): writes benches/PROFILE.md. About 3 min.
+profile:
+	CARGO="$(CARGO)" bash benches/profile.sh --commit
 
 ## Only the Python peers (aiohttp, aiohttp + aiolimiter), rlc's Python binding and, as its
 ## ceiling, rlc's C ABI: about 2 min.

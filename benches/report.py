@@ -6,7 +6,9 @@ Standard library only. Every figure in the file is in the report; medians are ta
 over repetitions where there are several, and each repetition is listed too.
 """
 
+import glob
 import json
+import os
 import sys
 from collections import defaultdict
 
@@ -123,9 +125,11 @@ def main():
 
     # ------------------------------------------------------------ overhead
     ov = by["overhead"]
+    # *_inline: with callbacks on the workers (rlc_config_set_callbacks_on_workers).
+    OVERHEAD_IMPLS = ("raw", "rlc", "rlc_inline", "cabi", "cabi_inline", "raw_uncached")
     threads = sorted({r["threads"] for r in ov})
     med = {}
-    for impl in ("raw", "rlc", "cabi", "raw_uncached"):
+    for impl in OVERHEAD_IMPLS:
         for t in threads:
             runs = [r for r in ov if r["impl"] == impl and r["threads"] == t]
             if runs:
@@ -148,14 +152,16 @@ def main():
         ratios = [r["rps"] / raw[r["rep"]] for r in ov if r["impl"] == impl and r["threads"] == t and r["rep"] in raw]
         return median(ratios), ratios
 
-    for impl, label in (("rlc", "rlc Rust API"), ("cabi", "rlc C ABI")):
+    for impl, label in (("rlc", "rlc Rust API"), ("cabi", "rlc C ABI"),
+                        ("rlc_inline", "rlc Rust API, callbacks on workers"),
+                        ("cabi_inline", "rlc C ABI, callbacks on workers")):
         for t in threads:
             if (impl, t) in med and ("raw", t) in med:
                 ratio, each = paired(impl, t)
                 targets.at_least(f"overhead: {label} ÷ raw ureq, {t} thread(s), req/s", ratio, 0.95,
                                  note=f"median of per-repetition ratios {', '.join(f'{x:.2f}' for x in each)}; "
                                       f"median req/s {fmt(med[impl, t]['rps'])} vs {fmt(med['raw', t]['rps'])}")
-            elif impl == "cabi" and ("raw", t) in med:
+            elif impl in ("cabi", "cabi_inline") and ("raw", t) in med:
                 targets.missing(f"overhead: {label} ÷ raw ureq, {t} thread(s)", "≥ 0.95", "C ABI not built on this branch yet")
     if ov:
         n = ov[0]["requests"]
@@ -177,7 +183,7 @@ def main():
         details.append("| threads | impl | req/s (median) | each run | ratio ÷ raw | p50 µs | p99 µs | attempt p50 µs | attempt p99 µs | errors | load |")
         details.append("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for t in threads:
-            for impl in ("raw", "rlc", "cabi", "raw_uncached"):
+            for impl in OVERHEAD_IMPLS:
                 m = med.get((impl, t))
                 if not m:
                     continue
@@ -417,7 +423,27 @@ def main():
             out.append(f"- {n['text']}")
         out.append("")
     out.extend(details)
+    out.extend(profile_section())
     print("\n".join(out))
+
+
+def profile_section():
+    """The instructions-per-request tables of `make profile` (benches/PROFILE.md) and of
+    the run before the throughput work (benches/PROFILE-*.md), when they exist: what a
+    request costs in CPU, steady under load, beside the timings above that are not."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = sorted(glob.glob(os.path.join(here, "PROFILE-*.md"))) + [os.path.join(here, "PROFILE.md")]
+    out = []
+    for path in files:
+        if not os.path.exists(path):
+            continue
+        lines = open(path).read().splitlines()
+        if not out:
+            out += ["## Instructions per request (callgrind, `make profile`)", ""]
+        title = lines[0].lstrip("# ")
+        table = [l for l in lines if l.startswith("|")]
+        out += [f"{title} ({os.path.basename(path)}):", ""] + table + [""]
+    return out
 
 
 if __name__ == "__main__":

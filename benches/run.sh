@@ -32,34 +32,8 @@ RESULTS=$OUTDIR/results-$MODE.jsonl
 : >"$RESULTS"
 STARTED=$(date +%s)
 
-PIDS=()
-cleanup() {
-	local status=$?
-	for pid in "${PIDS[@]}"; do
-		kill "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$WORK"
-	exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - STARTED))" >&2; }
-note() { # a line of prose for the report: note KIND TEXT
-	python3 -c 'import json,sys; print(json.dumps({"bench":"note","kind":sys.argv[1],"text":sys.argv[2]}))' "$1" "$2" >>"$RESULTS"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	echo "nothing listens on 127.0.0.1:$1" >&2
-	return 1
-}
+# PIDS, cleanup on exit, log, note, free_port, wait_port, start_nginx.
+source "$BENCH/common.sh"
 
 PEER_RUNTIMES=python,node,go,rust
 RATES="200 2000"
@@ -124,48 +98,7 @@ print(json.dumps({
 EOF
 
 # ---------------------------------------------------------------- nginx
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-if [ ! -x "$NGINX" ]; then
-	if [ "$(id -u)" = 0 ]; then
-		log "installing nginx-light (apt-get)"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >&2 ||
-			{ apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >&2; }
-		NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-	else
-		echo "nginx is missing: run 'sudo apt-get install -y nginx-light' (or run make bench as root)" >&2
-		exit 1
-	fi
-fi
-NGINX_PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-temp_paths=""
-for m in client_body proxy fastcgi uwsgi scgi; do
-	if [ "$m" = client_body ] || ! "$NGINX" -V 2>&1 | grep -q -- "--without-http_${m}_module"; then
-		temp_paths="$temp_paths    ${m}_temp_path $WORK/nginx/$m;"$'\n'
-	fi
-done
-cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 600s;
-$temp_paths
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / { return 200 "ok"; }
-    }
-}
-EOF
-"$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" &
-PIDS+=($!)
-wait_port "$NGINX_PORT"
-URL="http://127.0.0.1:$NGINX_PORT"
+start_nginx # benches/common.sh: sets URL
 log "nginx on $URL (pid ${PIDS[-1]})"
 
 # ---------------------------------------------------------------- counter server
@@ -178,12 +111,14 @@ log "counter server on $COUNTER (pid ${PIDS[-1]})"
 
 if [ "$MODE" != python ]; then
 # ---------------------------------------------------------------- overhead
-log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI"
+log "overhead: $OVERHEAD_N GETs, threads $THREADS, $REPS repetition(s): raw ureq / rlc / C ABI, each also with callbacks on workers"
 for rep in $(seq 0 $((REPS - 1))); do
 	for t in $THREADS; do
-		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" >>"$RESULTS"
+		"$BIN/rlc-bench-overhead" --url "$URL/" --requests "$OVERHEAD_N" --threads "$t" --reps 1 --rep-index "$rep" \
+			--impls raw,rlc,rlc_inline >>"$RESULTS"
 		if [ "$HAVE_CABI" = 1 ]; then
 			"$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
+			RLC_BENCH_CALLBACKS_ON_WORKERS=1 "$OUTDIR/rlc-bench-cabi" overhead "$URL" "$OVERHEAD_N" "$t" "$rep" >>"$RESULTS"
 		fi
 	done
 done

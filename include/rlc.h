@@ -733,6 +733,21 @@ enum rlc_result rlc_config_set_adaptive(struct rlc_config *cfg, bool on);
 enum rlc_result rlc_config_set_name(struct rlc_config *cfg, const char *name);
 
 /*
+ Runs the callback of a request that a worker finished (an answer, or a failed
+ last attempt) on that worker, at once (`on` true), instead of on the completion
+ thread (false, the default): no thread hand-off and no wake-up per request, for
+ the highest throughput. The price: callbacks run on several threads at once, in
+ no order across workers, and a slow callback holds its worker. Requests the
+ client completes itself (cancelled or timed out while queued, refused by the open
+ breaker, shut down) and every event still come on the completion thread, so an
+ event may arrive after the callback it preceded. Every other promise holds:
+ exactly one callback per request, never inside a call to rlc, all delivered by
+ `rlc_client_free`; inside such a callback `rlc_send` is refused and
+ `rlc_client_free` does not wait. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+ */
+enum rlc_result rlc_config_set_callbacks_on_workers(struct rlc_config *cfg, bool on);
+
+/*
  Starts a client built from a copy of `cfg` (which stays the caller's) and writes
  it to `*out`; the caller owns it and frees it with `rlc_client_free`.
  RLC_E_INVALID_ARGUMENT when a pointer is NULL; RLC_E_INVALID_STATE when a thread
@@ -821,8 +836,8 @@ enum rlc_result rlc_client_set_rate_limit(struct rlc_client *client,
 
 /*
  Returns true when called from inside one of `client`'s callbacks (on its
- completion thread), where `rlc_send` is refused; false otherwise or when `client`
- is NULL.
+ completion thread, or on a worker with `rlc_config_set_callbacks_on_workers`),
+ where `rlc_send` is refused; false otherwise or when `client` is NULL.
  */
 bool rlc_client_in_callback(const struct rlc_client *client);
 

@@ -11,8 +11,7 @@ use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::request::Request;
-use crate::request::{check_target, BaseUrl};
+use crate::request::{check_target, BaseUrl, Request};
 use crate::response::Response;
 use crate::scheduler::{Core, Shared, WorkerMsg};
 use crate::worker::{build_agent, run_worker};
@@ -158,9 +157,10 @@ impl Client {
     }
 
     /// Submits and waits for the outcome. Refused inside a callback, where waiting
-    /// would deadlock the completion thread.
+    /// would deadlock the completion thread (or hold a worker that may be the one
+    /// that has to answer).
     pub fn send(&self, request: Request, priority: i32) -> Result<Response> {
-        if self.shared.is_completion_thread() {
+        if self.in_callback() {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "a blocking send inside a callback would deadlock; use submit",
@@ -205,11 +205,30 @@ impl Client {
     /// and the callbacks still queued may use it (a submit from them must get
     /// `Shutdown`, not a freed client): it is then kept alive until the completion
     /// thread has run the last callback, and dropped there.
+    ///
+    /// In a callback run on a worker (see [`Config::callbacks_on_workers`]), a
+    /// short-lived thread drops it instead: it waits for that worker, which has still
+    /// to return from the callback.
     pub fn free(self: Box<Self>) {
         self.shared.begin_shutdown();
         if self.shared.is_completion_thread() {
             let shared = self.shared.clone();
             *shared.freed_in_callback.lock() = Some(self);
+        } else if self.shared.in_inline_callback() {
+            let holder = std::sync::Arc::new(Mutex::new(Some(self)));
+            let dropper = holder.clone();
+            let spawned = std::thread::Builder::new()
+                .name("rlc-free".into())
+                .spawn(move || drop(dropper.lock().take()));
+            if spawned.is_err() {
+                // No thread to wait in: the completion thread drops it when it ends
+                // (it has the last callbacks to run, and the threads detach).
+                let client = holder.lock().take();
+                if let Some(client) = client {
+                    let shared = client.shared.clone();
+                    *shared.freed_in_callback.lock() = Some(client);
+                }
+            }
         }
     }
 
@@ -218,7 +237,7 @@ impl Client {
     /// callback it does all but the waiting: the threads finish on their own.
     pub fn close(&self) {
         self.shared.begin_shutdown();
-        if self.shared.is_completion_thread() {
+        if self.in_callback() {
             return;
         }
         let mut threads = self.threads.lock();
@@ -232,9 +251,10 @@ impl Client {
         self.shared.redis_status()
     }
 
-    /// True when called on this client's completion thread (inside a callback).
+    /// True when called inside one of this client's callbacks (on its completion
+    /// thread, or on a worker with [`Config::callbacks_on_workers`]).
     pub fn in_callback(&self) -> bool {
-        self.shared.is_completion_thread()
+        self.shared.is_completion_thread() || self.shared.in_inline_callback()
     }
 }
 

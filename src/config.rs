@@ -110,6 +110,8 @@ pub struct Config {
     pub(crate) adaptive: bool,
     /// The shared limit in Redis, when set (`Config::redis`, in `src/redis/`).
     pub(crate) redis: Option<crate::redis::RedisConfig>,
+    /// Whether a request that a worker finishes has its callback run on that worker.
+    pub(crate) callbacks_on_workers: bool,
 }
 
 impl Default for Config {
@@ -131,6 +133,7 @@ impl Default for Config {
             sensitive_headers: Vec::new(),
             max_server_pause: Duration::from_secs(5 * 60),
             on_event: None,
+            callbacks_on_workers: false,
             retry_budget: (20, 10),
             retry_statuses: vec![429, 502, 503, 504],
             adaptive: false,
@@ -347,6 +350,21 @@ impl Config {
     /// holds up the callbacks behind it.
     pub fn on_event(&mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> &mut Self {
         self.on_event = Some(EventHook::new(hook));
+        self
+    }
+
+    /// Runs the callback of a request that a worker finished (an answer, or a failed
+    /// last attempt) on that worker, at once, instead of handing it to the completion
+    /// thread: no thread hand-off and no wake-up per request, for the highest
+    /// throughput. The price: callbacks run on several threads at once, in no order
+    /// across workers, and a slow callback holds its worker (and the next request it
+    /// took). Requests completed by the client itself (cancelled or timed out while
+    /// queued, refused by the open breaker, shut down) and every event still come on
+    /// the completion thread, so an event may arrive after the callback it preceded.
+    /// The rest of the contract holds: exactly one callback per request, never inside
+    /// a call to the client, all of them delivered by shutdown. Off by default.
+    pub fn callbacks_on_workers(&mut self, on: bool) -> &mut Self {
+        self.callbacks_on_workers = on;
         self
     }
 

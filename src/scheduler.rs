@@ -4,8 +4,10 @@
 //! hands the request to the worker pool. Workers report back through
 //! [`Shared::after_attempt`], which retries through the delay heap or completes.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 use std::thread::ThreadId;
 use std::time::{Duration, SystemTime};
@@ -308,6 +310,19 @@ impl Feedback {
     }
 }
 
+/// What a worker does after an attempt: the next job it takes, and (callbacks on
+/// workers) the completion whose callback it runs first.
+pub(crate) struct Step {
+    pub next: Option<Box<Job>>,
+    pub done: Option<Completion>,
+}
+
+thread_local! {
+    /// The client (its `Shared`'s address) whose callback this worker is running, 0
+    /// when none: inside a callback, `close` must not wait for its own thread.
+    static INLINE_CALLBACK_OF: Cell<usize> = const { Cell::new(0) };
+}
+
 /// Why the scheduler waits.
 enum Wait {
     /// Until notified or the next timer.
@@ -331,6 +346,11 @@ impl Shared {
 
     pub fn is_completion_thread(&self) -> bool {
         self.completion_thread.get() == Some(&std::thread::current().id())
+    }
+
+    /// True inside one of this client's callbacks run on a worker.
+    pub fn in_inline_callback(&self) -> bool {
+        INLINE_CALLBACK_OF.with(|c| c.get()) == self as *const Shared as usize
     }
 
     /// Hands an event to the completion thread, when someone watches.
@@ -751,7 +771,7 @@ impl Shared {
         mut job: Box<Job>,
         attempt: Attempt,
         reached_network: bool,
-    ) -> Option<Box<Job>> {
+    ) -> Step {
         let wall = SystemTime::now();
         let feedback = attempt.as_ref().ok().map(|response| Feedback::read(response, wall));
         let hop = match &attempt {
@@ -894,19 +914,19 @@ impl Shared {
     /// The job a worker that has just finished an attempt takes next, if one may go
     /// now; wakes the scheduler when it has something to do that this worker does not.
     /// `done`, the attempt's completion if it was the last, is queued once the lock is
-    /// let go.
-    fn next_for_worker(
-        &self,
-        mut core: MutexGuard<'_, Core>,
-        done: Option<Completion>,
-    ) -> Option<Box<Job>> {
+    /// let go, or handed back for the worker to run when callbacks run on workers.
+    fn next_for_worker(&self, mut core: MutexGuard<'_, Core>, done: Option<Completion>) -> Step {
+        let (done, inline) = match done {
+            Some(done) if self.config.callbacks_on_workers => (None, Some(done)),
+            done => (done, None),
+        };
         if core.closing {
             drop(core);
             if let Some(done) = done {
                 self.completions.push(done);
             }
             self.wake.notify_one();
-            return None;
+            return Step { next: None, done: inline };
         }
         let next = self.next_job(&mut core).ok();
         // With nothing left for this worker, the scheduler may be waiting for a free
@@ -923,6 +943,17 @@ impl Shared {
         if wake_scheduler {
             self.wake.notify_one();
         }
-        next
+        Step { next, done: inline }
+    }
+
+    /// Runs a completion's callback on this worker (callbacks on workers), marked as
+    /// inside a callback of this client for as long as it runs.
+    pub fn run_inline(&self, done: Completion) {
+        let this = self as *const Shared as usize;
+        let outer = INLINE_CALLBACK_OF.with(|c| c.replace(this));
+        let Completion { callback, id, result } = done;
+        // A panicking Rust callback must not take the worker down.
+        let _ = catch_unwind(AssertUnwindSafe(|| callback(id, result)));
+        INLINE_CALLBACK_OF.with(|c| c.set(outer));
     }
 }

@@ -23,7 +23,11 @@ pub(crate) fn run_worker(shared: Arc<Shared>, jobs: Receiver<WorkerMsg>) {
     while let Ok(WorkerMsg::Run(mut job)) = jobs.recv() {
         loop {
             let (attempt, reached_network) = contained(&shared, &job);
-            match shared.after_attempt(job, attempt, reached_network) {
+            let step = shared.after_attempt(job, attempt, reached_network);
+            if let Some(done) = step.done {
+                shared.run_inline(done);
+            }
+            match step.next {
                 Some(next) => job = next,
                 None => break,
             }

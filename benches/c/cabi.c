@@ -111,6 +111,11 @@ static int overhead(const char *url, size_t n, uint32_t workers, int rep, size_t
   CHECK(rlc_config_set_base_url(cfg, url));
   CHECK(rlc_config_set_workers(cfg, workers));
   CHECK(rlc_config_set_max_queue_size(cfg, n + 1024));
+  /* RLC_BENCH_CALLBACKS_ON_WORKERS=1: the callbacks run on the workers. */
+  const char *inline_env = getenv("RLC_BENCH_CALLBACKS_ON_WORKERS");
+  bool on_workers = inline_env && strcmp(inline_env, "1") == 0;
+  const char *impl = on_workers ? "cabi_inline" : "cabi";
+  CHECK(rlc_config_set_callbacks_on_workers(cfg, on_workers));
   rlc_client *client;
   CHECK(rlc_client_new(cfg, &client));
   rlc_config_free(cfg);
@@ -171,14 +176,14 @@ static int overhead(const char *url, size_t n, uint32_t workers, int rep, size_t
   qsort(st.latency, n, sizeof(uint64_t), cmp_u64);
   double rps = (double)st.ok / secs;
   fprintf(stderr,
-          "overhead rep %d cabi threads %2u: %9.0f req/s, p50 %6.1f µs, p99 %7.1f µs, errors %zu\n",
-          rep, workers, rps, pct(st.latency, n, 0.5) / 1e3, pct(st.latency, n, 0.99) / 1e3,
+          "overhead rep %d %s threads %2u: %9.0f req/s, p50 %6.1f µs, p99 %7.1f µs, errors %zu\n",
+          rep, impl, workers, rps, pct(st.latency, n, 0.5) / 1e3, pct(st.latency, n, 0.99) / 1e3,
           st.errors);
-  printf("{\"bench\":\"overhead\",\"impl\":\"cabi\",\"threads\":%u,\"rep\":%d,\"requests\":%zu,"
+  printf("{\"bench\":\"overhead\",\"impl\":\"%s\",\"threads\":%u,\"rep\":%d,\"requests\":%zu,"
          "\"ok\":%zu,\"errors\":%zu,\"secs\":%.6f,\"rps\":%.3f,\"p50_us\":%.3f,\"p99_us\":%.3f,"
          "\"loadavg\":%.2f,\"attempt_p50_us\":%" PRIu64 ",\"attempt_p99_us\":%" PRIu64
          ",\"window\":%zu}\n",
-         workers, rep, n, st.ok, st.errors, secs, rps, pct(st.latency, n, 0.5) / 1e3,
+         impl, workers, rep, n, st.ok, st.errors, secs, rps, pct(st.latency, n, 0.5) / 1e3,
          pct(st.latency, n, 0.99) / 1e3, loadavg(), m.attempt_p50_us, m.attempt_p99_us, window);
   fflush(stdout);
   free(slots);

@@ -425,6 +425,13 @@ public:
     /// to three quarters, quiet seconds climb back toward the configured rate, which is
     /// the ceiling (so a rate_limit is needed: Client throws InvalidArgument without).
     Config &adaptive(bool on = true) & { return ok(rlc_config_set_adaptive(cfg_, on)); }
+    /// Runs the callback of a request a worker finished on that worker, at once, not on
+    /// the completion thread: the highest throughput, but callbacks run concurrently (in
+    /// no order across workers) and a slow one holds its worker. Requests the client
+    /// completes itself, and events, still come on the completion thread.
+    Config &callbacks_on_workers(bool on = true) & {
+        return ok(rlc_config_set_callbacks_on_workers(cfg_, on));
+    }
 
     Config &&retry_budget(std::uint32_t percent, std::uint32_t min_per_second) && {
         return std::move(retry_budget(percent, min_per_second));
@@ -436,6 +443,9 @@ public:
         return std::move(retry_on_status(codes));
     }
     Config &&adaptive(bool on = true) && { return std::move(adaptive(on)); }
+    Config &&callbacks_on_workers(bool on = true) && {
+        return std::move(callbacks_on_workers(on));
+    }
 
     // -- A limit shared through Redis (rlc_config_set_redis) ---------------------------
     /// Shares the rate limits (set one) with every client on the same Redis and `key`:

@@ -183,6 +183,41 @@ func TestSubmitCallback(t *testing.T) {
 	isCode(t, c.Cancel(id), rlc.ErrUnknownRequest)
 }
 
+// With CallbacksOnWorkers, every Submit still gets exactly one callback, from
+// several threads at once, and Do works as before.
+func TestCallbacksOnWorkers(t *testing.T) {
+	s := newTestServer(t)
+	c := newClient(t, rlc.Config{BaseURL: s.URL, Workers: 4, CallbacksOnWorkers: true})
+	const n = 200
+	var wg sync.WaitGroup
+	var calls, good atomic.Int64
+	seen := sync.Map{}
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		id, err := c.Submit(get("/ok"), 0, func(r *rlc.Response, err error) {
+			defer wg.Done()
+			calls.Add(1)
+			if err == nil && r.Status == 200 {
+				good.Add(1)
+			}
+		})
+		if err != nil {
+			t.Fatalf("Submit: %v", err)
+		}
+		if _, dup := seen.LoadOrStore(id, true); dup {
+			t.Fatalf("id %d given twice", id)
+		}
+	}
+	wg.Wait()
+	if calls.Load() != n || good.Load() != n {
+		t.Fatalf("%d callbacks, %d good; want %d", calls.Load(), good.Load(), n)
+	}
+	resp, err := c.Do(context.Background(), get("/ok"), 0)
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("Do: %v %v", resp, err)
+	}
+}
+
 func TestPriorities(t *testing.T) {
 	s := newTestServer(t)
 	c := newClient(t, rlc.Config{

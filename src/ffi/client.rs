@@ -266,8 +266,8 @@ pub extern "C" fn rlc_client_set_rate_limit(
 }
 
 /// Returns true when called from inside one of `client`'s callbacks (on its
-/// completion thread), where `rlc_send` is refused; false otherwise or when `client`
-/// is NULL.
+/// completion thread, or on a worker with `rlc_config_set_callbacks_on_workers`),
+/// where `rlc_send` is refused; false otherwise or when `client` is NULL.
 #[no_mangle]
 pub extern "C" fn rlc_client_in_callback(client: *const rlc_client) -> bool {
     ffi_panic_boundary! { try_ref_from_ptr!(client).in_callback() }

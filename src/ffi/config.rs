@@ -378,3 +378,25 @@ pub extern "C" fn rlc_config_set_name(cfg: *mut rlc_config, name: *const c_char)
         result_of(cfg.name(name))
     }
 }
+
+/// Runs the callback of a request that a worker finished (an answer, or a failed
+/// last attempt) on that worker, at once (`on` true), instead of on the completion
+/// thread (false, the default): no thread hand-off and no wake-up per request, for
+/// the highest throughput. The price: callbacks run on several threads at once, in
+/// no order across workers, and a slow callback holds its worker. Requests the
+/// client completes itself (cancelled or timed out while queued, refused by the open
+/// breaker, shut down) and every event still come on the completion thread, so an
+/// event may arrive after the callback it preceded. Every other promise holds:
+/// exactly one callback per request, never inside a call to rlc, all delivered by
+/// `rlc_client_free`; inside such a callback `rlc_send` is refused and
+/// `rlc_client_free` does not wait. RLC_E_INVALID_ARGUMENT when `cfg` is NULL.
+#[no_mangle]
+pub extern "C" fn rlc_config_set_callbacks_on_workers(
+    cfg: *mut rlc_config,
+    on: bool,
+) -> rlc_result {
+    ffi_panic_boundary! {
+        try_mut_from_ptr!(cfg).callbacks_on_workers(on);
+        rlc_result::RLC_OK
+    }
+}

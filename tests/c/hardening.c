@@ -259,6 +259,77 @@ static void events_reach_the_callback(void) {
     latch_destroy(&l);
 }
 
+/* ---- callbacks on workers (rlc_config_set_callbacks_on_workers) ---- */
+
+typedef struct {
+    rlc_client *client;
+    latch *latch;
+    pthread_mutex_t mu;
+    int outside;               /* callbacks that did not know they were inside one */
+    int send_allowed;          /* rlc_send calls inside a callback that were not refused */
+    int free_from_callback;    /* set by the main thread: the next callback frees */
+} on_workers;
+
+static void on_worker(void *user_data, rlc_request_id id, rlc_result result,
+                      const rlc_response *resp) {
+    on_workers *w = (on_workers *)user_data;
+    rlc_response *sent = NULL;
+    int inside = rlc_client_in_callback(w->client);
+    rlc_result send = rlc_send(w->client, request("GET", "/ok"), 0, &sent);
+    int free_now;
+    pthread_mutex_lock(&w->mu);
+    w->outside += !inside;
+    w->send_allowed += send != RLC_E_INVALID_STATE;
+    free_now = w->free_from_callback;
+    w->free_from_callback = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (sent != NULL) {
+        rlc_response_free(sent);
+    }
+    if (free_now) {
+        /* On a worker, inside its own callback: must neither wait for itself nor
+         * leave the handle to dangle (valgrind checks). */
+        rlc_client_free(w->client);
+    }
+    latch_record(w->latch, id, result, resp, 0);
+}
+
+static void two_workers_with_callbacks_on_them(rlc_config *cfg) {
+    CHECK_RC(rlc_config_set_workers(cfg, 2), RLC_OK);
+    CHECK_RC(rlc_config_set_callbacks_on_workers(cfg, true), RLC_OK);
+}
+
+static void callbacks_on_workers_keep_the_contract(void) {
+    latch l;
+    on_workers w;
+    rlc_request_id id;
+    int i;
+
+    CHECK_RC(rlc_config_set_callbacks_on_workers(NULL, true), RLC_E_INVALID_ARGUMENT);
+    latch_init(&l);
+    pthread_mutex_init(&w.mu, NULL);
+    w.client = client_with(base_url, two_workers_with_callbacks_on_them);
+    w.latch = &l;
+    w.outside = w.send_allowed = w.free_from_callback = 0;
+    for (i = 0; i < 20; i++) {
+        CHECK_RC(rlc_submit(w.client, request("GET", "/ok"), 0, on_worker, &w, &id), RLC_OK);
+    }
+    CHECK(latch_wait(&l, 20, 30000) == 20);
+    for (i = 0; i < 20; i++) {
+        CHECK(l.seen[i].result == RLC_OK && l.seen[i].status == 200);
+    }
+    /* The last request's callback frees the client on its worker. */
+    w.free_from_callback = 1;
+    CHECK_RC(rlc_submit(w.client, request("GET", "/ok"), 0, on_worker, &w, &id), RLC_OK);
+    CHECK(latch_wait(&l, 21, 30000) == 21);
+    CHECK(w.outside == 0);
+    CHECK(w.send_allowed == 0);
+    /* Let the thread that drops the client finish before valgrind counts leaks. */
+    sleep_ms(1000);
+    pthread_mutex_destroy(&w.mu);
+    latch_destroy(&l);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s BASE_URL\n", argv[0]);
@@ -269,5 +340,6 @@ int main(int argc, char **argv) {
     free_async_returns_at_once_and_calls_back_after_every_callback();
     setters_check_their_arguments();
     events_reach_the_callback();
+    callbacks_on_workers_keep_the_contract();
     return finish("hardening");
 }

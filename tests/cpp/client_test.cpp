@@ -460,6 +460,20 @@ void adaptive_limiting() {
     CHECK_THROWS(rlc::Client(base().adaptive()), rlc::Result::InvalidArgument);
 }
 
+void callbacks_on_workers() {
+    // Callbacks on the workers: each request still gets one, and futures still work.
+    rlc::Client client(base().workers(4).callbacks_on_workers());
+    const std::size_t n = 100;
+    Inbox inbox;
+    for (std::size_t i = 0; i < n; ++i) {
+        client.submit(rlc::Request("GET", "/ok"), 0, inbox.callback());
+    }
+    std::vector<rlc::Response> all = inbox.wait(n);
+    CHECK(all.size() == n);
+    CHECK(std::all_of(all.begin(), all.end(), [](const rlc::Response &r) { return r.status() == 200; }));
+    CHECK(client.submit_future(rlc::Request("GET", "/ok")).get().status() == 200);
+}
+
 void named_metrics() {
     rlc::Client client(base().name("orders"));
     CHECK(client.send(rlc::Request("GET", "/ok")).status() == 200);
@@ -496,6 +510,7 @@ int main(int argc, char **argv) {
     live_limit_change();
     adaptive_limiting();
     named_metrics();
+    callbacks_on_workers();
     if (failures) {
         std::fprintf(stderr, "client_test: %d check(s) failed\n", failures);
         return 1;

@@ -14,7 +14,10 @@
 //!
 //! Usage: rlc-bench-overhead --url http://127.0.0.1:PORT/ [--requests 50000]
 //!        [--threads 1,4,8,16] [--reps 3] [--rep-index 0] [--window 4]
-//!        [--impls raw,rlc[,raw_uncached]]
+//!        [--impls raw,rlc[,rlc_inline][,raw_uncached]]
+//!
+//! `rlc_inline` is rlc with `Config::callbacks_on_workers`: callbacks on the worker
+//! that finished, without the hand-off to the completion thread.
 //!
 //! `raw_uncached` is raw ureq with its own resolver, which spawns a thread per call
 //! when a timeout is set (see `raw_agent_uncached`).
@@ -87,13 +90,20 @@ fn raw(url: &str, threads: usize, requests: usize, agent: ureq::Agent) -> Run {
     Run { secs, ok, errors, lat, attempt: None }
 }
 
-fn rlc_run(url: &str, workers: usize, requests: usize, window: usize) -> Run {
+fn rlc_run(
+    url: &str,
+    workers: usize,
+    requests: usize,
+    window: usize,
+    callbacks_on_workers: bool,
+) -> Run {
     let mut config = Config::new();
     config
         .base_url(url)
         .and_then(|c| c.workers(workers as u32))
         .and_then(|c| c.max_queue_size(requests + 1024))
-        .expect("config");
+        .expect("config")
+        .callbacks_on_workers(callbacks_on_workers);
     let client = Client::new(config).expect("client");
     let path = "/";
     // Warm-up: open the workers' connections before the clock starts.
@@ -193,7 +203,8 @@ fn main() {
                 let run = match which.as_str() {
                     "raw" => raw(&format!("{url}/"), t, requests, raw_agent(t)),
                     "raw_uncached" => raw(&format!("{url}/"), t, requests, raw_agent_uncached(t)),
-                    "rlc" => rlc_run(&url, t, requests, window),
+                    "rlc" => rlc_run(&url, t, requests, window, false),
+                    "rlc_inline" => rlc_run(&url, t, requests, window, true),
                     other => panic!("unknown impl {other}"),
                 };
                 let rps = run.ok as f64 / run.secs;

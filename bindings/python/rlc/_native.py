@@ -136,6 +136,7 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_config_set_retry_budget": (_R, [_P, _U32, _U32]),
     "rlc_config_set_retry_on_status": (_R, [_P, ctypes.POINTER(ctypes.c_uint16), _SIZE]),
     "rlc_config_set_adaptive": (_R, [_P, ctypes.c_bool]),
+    "rlc_config_set_callbacks_on_workers": (_R, [_P, ctypes.c_bool]),
     "rlc_request_set_cost": (_R, [_P, _U32]),
     "rlc_request_set_max_retries": (_R, [_P, _U32]),
     "rlc_client_set_rate_limit": (_R, [_P, _U32, _U64]),

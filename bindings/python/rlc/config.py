@@ -118,6 +118,12 @@ class Config:
     adaptive: bool = False
     #: Shares the rate limits through Redis with every client on the same key (rlc.Redis).
     redis: Optional[Redis] = None
+    #: Runs a Client.submit callback on the rlc worker that finished the request, at
+    #: once, instead of on the one completion thread: no hand-off per request. The
+    #: callbacks then run on several threads at once (each takes the GIL) and a slow one
+    #: holds its worker. Requests the client completes itself, and events, still come
+    #: on the completion thread. An AsyncClient hands results to its loop either way.
+    callbacks_on_workers: bool = False
 
 
 # ---------------------------------------------------------------------------------
@@ -267,6 +273,12 @@ def build_native_config(config: Config) -> int:
     if config.max_server_pause is not None:
         pause = seconds_to_ms(config.max_server_pause, "max_server_pause")
         steps.append(("max_server_pause", lib.rlc_config_set_max_server_pause, (pause,)))
+    if not isinstance(config.callbacks_on_workers, bool):
+        raise TypeError(
+            f"rlc: callbacks_on_workers must be a bool, got {type(config.callbacks_on_workers).__name__}"
+        )
+    if config.callbacks_on_workers:
+        steps.append(("callbacks_on_workers", lib.rlc_config_set_callbacks_on_workers, (True,)))
     steps.extend(config_steps(config, lib))
     steps.extend(redis_steps(config, lib))
 

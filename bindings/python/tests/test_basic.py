@@ -288,3 +288,19 @@ def test_a_missing_library_names_every_place_tried(tmp_path: Path) -> None:
         assert "RLC_LIBRARY_PATH" in result.stdout
     else:  # an installed librlc on the loader's path was found after it
         assert str(missing) not in result.stdout
+
+
+def test_callbacks_on_workers_still_complete_every_request_once(server: LocalServer) -> None:
+    with rlc.Client(base_url=server.url, workers=4, callbacks_on_workers=True) as client:
+        futures = [client.submit("GET", "/hello") for _ in range(100)]
+        assert [f.result(timeout=30).status for f in futures] == [200] * 100
+        assert client.get("/hello").status == 200
+
+    async def main() -> None:
+        async with rlc.AsyncClient(base_url=server.url, callbacks_on_workers=True) as client:
+            answers = await asyncio.gather(*(client.get("/hello") for _ in range(50)))
+            assert [a.status for a in answers] == [200] * 50
+
+    run(main())
+    with pytest.raises(TypeError, match="callbacks_on_workers"):
+        rlc.Client(base_url=server.url, callbacks_on_workers="yes")  # type: ignore[arg-type]
