@@ -1,13 +1,13 @@
 //! The Rust API: a [`Client`] owns the scheduler, worker and completion threads.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::{self, JoinHandle};
 use std::time::SystemTime;
 
 use crossbeam_channel::unbounded;
 use parking_lot::{Condvar, Mutex};
 
-use crate::clock::MonotonicClock;
+use crate::clock::{Clock, MonotonicClock};
 use crate::completion::CompletionQueue;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -53,12 +53,16 @@ impl Client {
             None => None,
         };
         let (dispatch_tx, dispatch_rx) = unbounded();
+        let clock = MonotonicClock::new();
+        let redis = crate::redis::start(&config, clock.now())?;
+        let mut core = Core::new(&config);
+        core.redis = redis.as_ref().map(|r| r.lease.clone());
         let shared = Arc::new(Shared {
             agent: build_agent(&config),
-            core: Mutex::new(Core::new(&config)),
+            core: Mutex::new(core),
             base: config.base_url.as_deref().map(BaseUrl::new),
             config,
-            clock: MonotonicClock::new(),
+            clock,
             wake: Condvar::new(),
             metrics: Metrics::default(),
             completions: CompletionQueue::default(),
@@ -93,6 +97,20 @@ impl Client {
             match spawn("rlc-scheduler".into(), Box::new(move || s.run_scheduler())) {
                 Ok(handle) => threads.push(handle),
                 Err(e) => started = Err(e),
+            }
+        }
+        if let (Ok(()), Some(lease)) = (&started, redis) {
+            let host = LeaseHost(Arc::downgrade(&shared));
+            match spawn("rlc-redis-lease".into(), Box::new(move || lease.run(&host))) {
+                Ok(handle) => threads.push(handle),
+                Err(e) => {
+                    // The scheduler runs: a shutdown stops it and the other threads.
+                    shared.begin_shutdown();
+                    for handle in threads {
+                        let _ = handle.join();
+                    }
+                    return Err(thread_failed(&e));
+                }
             }
         }
         if let Err(e) = started {
@@ -359,6 +377,11 @@ impl Client {
         }
     }
 
+    /// The shared limit's state and counters ([`crate::RedisState::Off`] without one).
+    pub fn redis_status(&self) -> crate::RedisStatus {
+        self.shared.redis_status()
+    }
+
     /// True when called inside one of this client's callbacks (on its completion
     /// thread, or on a worker with [`Config::callbacks_on_workers`]).
     pub fn in_callback(&self) -> bool {
@@ -369,6 +392,41 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// What the lease thread of a shared limit asks of its client. It holds the client
+/// weakly: a lease thread never keeps a closed client alive.
+struct LeaseHost(Weak<Shared>);
+
+impl crate::redis::Host for LeaseHost {
+    fn now(&self) -> crate::clock::Nanos {
+        self.0.upgrade().map_or(0, |s| s.clock.now())
+    }
+
+    fn demand(&self) -> u64 {
+        self.0.upgrade().map_or(0, |s| s.queued() as u64)
+    }
+
+    fn wake(&self) {
+        if let Some(s) = self.0.upgrade() {
+            // Taking the lock first: the scheduler is either waiting already or will
+            // see the new tokens before it waits, so the wake-up cannot be lost.
+            drop(s.lock());
+            s.wake.notify_one();
+        }
+    }
+
+    fn pause(&self, pause: std::time::Duration) {
+        if let Some(s) = self.0.upgrade() {
+            s.shared_pause(pause);
+        }
+    }
+
+    fn event(&self, event: crate::Event) {
+        if let Some(s) = self.0.upgrade() {
+            s.emit_event(event);
+        }
     }
 }
 

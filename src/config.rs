@@ -112,6 +112,8 @@ pub struct Config {
     pub(crate) adaptive: bool,
     /// Where accepted requests are kept until they finish (the persistent queue).
     pub(crate) journal: Option<std::path::PathBuf>,
+    /// The shared limit in Redis, when set (`Config::redis`, in `src/redis/`).
+    pub(crate) redis: Option<crate::redis::RedisConfig>,
     /// Whether a request that a worker finishes has its callback run on that worker.
     pub(crate) callbacks_on_workers: bool,
 }
@@ -141,6 +143,7 @@ impl Default for Config {
             retry_statuses: vec![429, 502, 503, 504],
             adaptive: false,
             journal: None,
+            redis: None,
         }
     }
 }

@@ -41,6 +41,9 @@ pub enum ErrorKind {
     /// A GraphQL request could not be built: the query does not parse, names no
     /// operation to run, or its variables are not a JSON object.
     Graphql,
+    /// The shared limit's Redis refused the client at its start (a wrong password, a
+    /// database that does not exist, scripting disabled).
+    Redis,
 }
 
 impl ErrorKind {
@@ -63,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Redirect => "RLC_E_REDIRECT",
             ErrorKind::Journal => "RLC_E_JOURNAL",
             ErrorKind::Graphql => "RLC_E_GRAPHQL",
+            ErrorKind::Redis => "RLC_E_REDIS",
         }
     }
 }

@@ -62,6 +62,13 @@ pub enum Event {
         /// The window.
         window: Duration,
     },
+    /// The shared limit's Redis was lost (the failure policy applies) or is back.
+    Redis {
+        /// True when back on Redis, false when it was lost.
+        connected: bool,
+        /// When back: how long the client was without it.
+        down_for: Duration,
+    },
 }
 
 /// A function that watches a client's events; called on its completion thread.

@@ -47,6 +47,7 @@ mod outcome;
 mod queue;
 pub mod quota;
 mod redirect;
+pub mod redis;
 mod request;
 mod resolver;
 mod response;
@@ -61,6 +62,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use event::{Event, EventHook};
 pub use journal::JournalStats;
 pub use metrics::MetricsSnapshot;
+pub use redis::{FailurePolicy, RedisState, RedisStatus};
 pub use request::Request;
 pub use response::Response;
 /// The header map of a [`Response`] (the `http` crate's, as the transport parses it).

@@ -151,6 +151,8 @@ pub(crate) struct Core {
     scheduler_wakes_at: Nanos,
     next_id: u64,
     closing: bool,
+    /// The lease of a limit shared through Redis, when one is configured.
+    pub(crate) redis: Option<std::sync::Arc<crate::redis::Lease>>,
 }
 
 /// State shared by the client handle and its threads.
@@ -180,7 +182,12 @@ impl Core {
             delayed: DelayQueue::default(),
             deadlines: BinaryHeap::new(),
             table: FxHashMap::default(),
-            limiter: Limiter::with_cost_limits(&config.rate_limits, &config.cost_limits),
+            // With a shared limit, the lease enforces the rate limits (locally too, while
+            // Redis is away); the limiter keeps only the server's pace and the points.
+            limiter: Limiter::with_cost_limits(
+                if config.redis.is_some() { &[] } else { &config.rate_limits },
+                &config.cost_limits,
+            ),
             breaker: CircuitBreaker::new(config.breaker),
             retry_budget: RetryBudget::new(config.retry_budget.0, config.retry_budget.1),
             adaptive: config
@@ -196,6 +203,7 @@ impl Core {
             scheduler_wakes_at: Nanos::MAX,
             next_id: 1,
             closing: false,
+            redis: None,
         }
     }
 
@@ -247,6 +255,12 @@ impl Core {
             self.deadlines
                 .retain(|Reverse((_, id))| table.get(id).is_some_and(|e| e.job.is_some()));
         }
+    }
+
+    /// The largest cost one request may have: what every limit can hold.
+    fn max_cost(&self) -> u32 {
+        let local = self.limiter.max_cost();
+        self.redis.as_ref().map_or(local, |lease| lease.max_cost().min(local))
     }
 
     /// The earliest time something queued needs attention without being woken.
@@ -404,8 +418,8 @@ impl Shared {
             self.emit(|| Event::Dropped { id: None, reason: ErrorKind::CircuitOpen });
             return Some(Error::new(ErrorKind::CircuitOpen, "the circuit breaker is open"));
         }
-        if cost > core.limiter.max_cost() {
-            let max = core.limiter.max_cost();
+        if cost > core.max_cost() {
+            let max = core.max_cost();
             return Some(Error::invalid(format!(
                 "the request costs {cost} tokens, more than a rate limit ever holds ({max})"
             )));
@@ -559,6 +573,9 @@ impl Shared {
         let mut core = self.lock();
         if !core.closing {
             core.closing = true;
+            if let Some(lease) = &core.redis {
+                lease.stop();
+            }
             let core = &mut *core;
             let ids: Vec<u64> =
                 core.ready.drain().chain(core.delayed.drain()).map(|k| k.id).collect();
@@ -595,6 +612,30 @@ impl Shared {
         };
         drop(core);
         self.metrics.snapshot(gauges)
+    }
+
+    /// The shared limit's metrics.
+    pub fn redis_status(&self) -> crate::redis::RedisStatus {
+        let now = self.clock.now();
+        let lease = self.lock().redis.clone();
+        lease.map_or(crate::redis::RedisStatus::OFF, |l| l.status(now))
+    }
+
+    /// Hands an event from outside the scheduler (the lease thread) to the watcher.
+    pub fn emit_event(&self, event: Event) {
+        self.emit(|| event);
+    }
+
+    /// The requests waiting now.
+    pub fn queued(&self) -> usize {
+        self.lock().queued
+    }
+
+    /// Extends the client's pause to `pause` from now (a pause shared through Redis).
+    pub fn shared_pause(&self, pause: Duration) {
+        let now = self.clock.now();
+        let mut core = self.lock();
+        core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
     }
 
     /// The scheduler thread's loop.
@@ -684,12 +725,28 @@ impl Shared {
                 core.demand_since = None;
                 return Err(Wait::Until(core.paused_until));
             }
-            let demand = *core.demand_since.get_or_insert(now);
             let (cost, points) = self.charged_cost(core, head.id);
-            let credited = core
-                .limiter
-                .try_acquire_weighted(now, demand, cost, points)
-                .map_err(Wait::Until)?;
+            // The shared limit first (it charges nothing it cannot give back).
+            let shared = match &core.redis {
+                Some(lease) => match lease.try_take(now, cost, core.queued) {
+                    Ok(taken) => Some(taken),
+                    Err(t) => {
+                        core.demand_since = None;
+                        return Err(t.map_or(Wait::Event, Wait::Until));
+                    }
+                },
+                None => None,
+            };
+            let demand = *core.demand_since.get_or_insert(now);
+            let credited = match core.limiter.try_acquire_weighted(now, demand, cost, points) {
+                Ok(credited) => credited,
+                Err(t) => {
+                    if let (Some(lease), Some(taken)) = (&core.redis, shared) {
+                        lease.refund(now, taken);
+                    }
+                    return Err(Wait::Until(t));
+                }
+            };
             core.demand_since = Some(credited);
             core.ready.pop();
             let before = core.breaker.stored_state();
@@ -719,12 +776,12 @@ impl Shared {
     /// than the limits can hold (a live limit change may have lowered a burst below
     /// them, and it must not wait for ever). No look-up at all when nothing is limited.
     fn charged_cost(&self, core: &Core, id: u64) -> (u32, u32) {
-        if core.limiter.is_unlimited() {
+        if core.limiter.is_unlimited() && core.redis.is_none() {
             return (1, 1);
         }
         let job = core.table.get(&id).and_then(|e| e.job.as_ref());
         let (cost, points) = job.map_or((1, 1), |j| j.request.weights());
-        (cost.min(core.limiter.max_cost()), points.min(core.limiter.max_points()))
+        (cost.min(core.max_cost()), points.min(core.limiter.max_points()))
     }
 
     /// Applies what a GraphQL server reported about the query that just ended: the
@@ -949,6 +1006,9 @@ impl Shared {
         if let Some((asked, source)) = feedback.pause {
             let pause = self.capped_pause(asked);
             core.paused_until = core.paused_until.max(now.saturating_add(nanos(pause)));
+            if let Some(lease) = &core.redis {
+                lease.share_pause(pause);
+            }
             self.metrics.server_pause();
             self.emit(|| Event::Pause {
                 duration: pause,

@@ -103,6 +103,16 @@ fn c_graphql() {
     run_c_with("graphql", &[endpoint.url()]);
 }
 
+#[test]
+fn c_redis() {
+    if !mock_api::redis::RedisServer::available() {
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        return;
+    }
+    let redis = mock_api::redis::RedisServer::start().expect("start redis-server");
+    run_c_with("redis", &[redis.url()]);
+}
+
 /// A new `tests/c/*.c` program needs its own `#[test]` above; this catches one that
 /// would otherwise never run.
 #[test]
@@ -110,6 +120,6 @@ fn every_c_program_has_a_test() {
     native::assert_all_programs_run(
         "c",
         "c",
-        &["bad_input", "basic", "graphql", "hardening", "resilience", "scheduling"],
+        &["bad_input", "basic", "graphql", "hardening", "journal", "redis", "resilience", "scheduling"],
     );
 }

@@ -121,7 +121,23 @@ fn cpp_header_compiles_with_strict_warnings() {
 /// that would otherwise never run.
 #[test]
 fn every_cpp_program_has_a_test() {
-    native::assert_all_programs_run("cpp", "cpp", &["client_test", "graphql_test", "json_test"]);
+    native::assert_all_programs_run(
+        "cpp",
+        "cpp",
+        &["client_test", "graphql_test", "json_test", "redis_test"],
+    );
+}
+
+/// The shared limit through rlc.hpp, against a redis-server started here.
+#[test]
+fn cpp_redis() {
+    if !mock_api::redis::RedisServer::available() {
+        eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
+        return;
+    }
+    let redis = mock_api::redis::RedisServer::start().expect("start redis-server");
+    let _one_at_a_time = serialized();
+    run_program(SUITE, &compile("redis_test"), &[redis.url()]);
 }
 
 /// The JSON helpers of rlc.hpp, compiled with Debian's nlohmann-json3-dev (which

@@ -91,6 +91,17 @@ enum class Result : int {
     Redirect = RLC_E_REDIRECT,
     Journal = RLC_E_JOURNAL,
     Graphql = RLC_E_GRAPHQL,
+    Redis = RLC_E_REDIS,
+};
+
+/// What a client with a shared limit (Config::redis) does while its Redis is away.
+enum class RedisFailure : std::uint32_t {
+    /// Requests wait for Redis; those with a deadline time out.
+    Closed = RLC_REDIS_FAIL_CLOSED,
+    /// A local limiter at a share of the rate (Config::redis_local_share). The default.
+    Local = RLC_REDIS_FAIL_LOCAL,
+    /// Requests go at this client's own full rate, unshared.
+    Open = RLC_REDIS_FAIL_OPEN,
 };
 
 using RequestId = rlc_request_id;
@@ -473,6 +484,37 @@ public:
     Config &&cost_limit(std::uint32_t points, std::chrono::milliseconds window) && {
         return std::move(cost_limit(points, window));
     }
+    // -- A limit shared through Redis (rlc_config_set_redis) ---------------------------
+    /// Shares the rate limits (set one) with every client on the same Redis and `key`:
+    /// `redis://[user:password@]host[:port][/db]` or `rediss://` for TLS. The Client
+    /// constructor throws Result::Redis when Redis refuses (wrong password, no such
+    /// database); an unreachable Redis does not throw: the failure policy applies. The
+    /// shared rate may exceed the limit by at most the lease size per client in any
+    /// window. No message ever holds the password.
+    Config &redis(const std::string &url, const std::string &key) & {
+        return ok(rlc_config_set_redis(cfg_, url.c_str(), key.c_str()));
+    }
+    /// What the client does while Redis is away (RedisFailure::Local by default).
+    Config &redis_failure(RedisFailure policy) & {
+        return ok(rlc_config_set_redis_failure(cfg_, static_cast<std::uint32_t>(policy)));
+    }
+    /// The share of the rate, 1 to 100 %, of RedisFailure::Local (by default 100 / the
+    /// clients seen on the key).
+    Config &redis_local_share(std::uint32_t percent) & {
+        return ok(rlc_config_set_redis_local_share(cfg_, percent));
+    }
+    /// The most tokens taken per round trip to Redis (by default 5 % of the rate per second).
+    Config &redis_max_lease(std::uint32_t tokens) & {
+        return ok(rlc_config_set_redis_max_lease(cfg_, tokens));
+    }
+    Config &&redis(const std::string &url, const std::string &key) && {
+        return std::move(redis(url, key));
+    }
+    Config &&redis_failure(RedisFailure policy) && { return std::move(redis_failure(policy)); }
+    Config &&redis_local_share(std::uint32_t percent) && {
+        return std::move(redis_local_share(percent));
+    }
+    Config &&redis_max_lease(std::uint32_t tokens) && { return std::move(redis_max_lease(tokens)); }
 
     /// The event handler set with on_event, shared with the clients made since.
     const std::shared_ptr<EventHandler> &event_handler() const noexcept { return on_event_; }

@@ -28,6 +28,9 @@ type Config struct {
 	// RateLimit, when set, allows at most Max requests per Window (a token bucket
 	// refilled continuously). Without one, requests are not rate limited.
 	RateLimit *RateLimit
+	// Redis, when set, shares the rate limits with every client on the same Redis
+	// and key, in any process or host (see [Redis]).
+	Redis *Redis
 	// Burst is the bucket capacity of RateLimit (how many may go at once after an
 	// idle spell); 0 means Max. It needs RateLimit.
 	Burst int
@@ -447,7 +450,10 @@ func (cfg *Config) applyHardening(c *C.rlc_config) error {
 	if err := cfg.applyLimits(c); err != nil {
 		return err
 	}
-	return cfg.applyGraphQL(c)
+	if err := cfg.applyGraphQL(c); err != nil {
+		return err
+	}
+	return cfg.applyRedis(c)
 }
 
 // safeName quotes a header name for an error message, unless it holds characters

@@ -56,6 +56,9 @@ const (
 	// ErrGraphQL: a GraphQL query that does not parse, holds several operations and
 	// no OperationName, is a subscription, or variables that are not an object.
 	ErrGraphQL Code = 18
+	// ErrRedis: the shared limit's Redis refused the client at its start (a wrong
+	// password, no such database); see [Redis].
+	ErrRedis Code = 19
 )
 
 const codeOK Code = 0
@@ -81,6 +84,7 @@ func _() {
 	_ = x[ErrRedirect-C.RLC_E_REDIRECT]
 	_ = x[ErrJournal-C.RLC_E_JOURNAL]
 	_ = x[ErrGraphQL-C.RLC_E_GRAPHQL]
+	_ = x[ErrRedis-C.RLC_E_REDIS]
 }
 
 // String returns the code's C name, such as "RLC_E_QUEUE_FULL".

@@ -44,6 +44,9 @@ const (
 	// EventLimit: a rate limit changed while the client runs (LimitMax per
 	// LimitWindow).
 	EventLimit EventKind = 4
+	// EventRedis: the shared limit's Redis was lost (Reason ErrRedis: the failure
+	// policy applies) or is back (Reason 0, Delay the time without it).
+	EventRedis EventKind = 50
 )
 
 // The kinds are written out for the documentation; this fails to compile when one
@@ -55,12 +58,16 @@ func _() {
 	_ = x[EventPause-C.RLC_EVENT_PAUSE]
 	_ = x[EventDropped-C.RLC_EVENT_DROPPED]
 	_ = x[EventLimit-C.RLC_EVENT_LIMIT]
+	_ = x[EventRedis-C.RLC_EVENT_REDIS]
 }
 
 var eventKindNames = [...]string{"breaker", "retry", "pause", "dropped", "limit"}
 
-// String returns "breaker", "retry", "pause", "dropped" or "limit".
+// String returns "breaker", "retry", "pause", "dropped", "limit" or "redis".
 func (k EventKind) String() string {
+	if k == EventRedis {
+		return "redis"
+	}
 	if int(k) < len(eventKindNames) {
 		return eventKindNames[k]
 	}
@@ -127,6 +134,8 @@ func (e Event) attrs() []slog.Attr {
 		a = append(a, slog.String("reason", e.Reason.String()))
 	case EventLimit:
 		a = append(a, slog.Int("max", e.LimitMax), slog.Duration("window", e.LimitWindow))
+	case EventRedis:
+		a = append(a, slog.Bool("connected", e.Reason == codeOK), slog.Duration("down_for", e.Delay))
 	}
 	return a
 }
@@ -145,6 +154,12 @@ func logEvent(l *slog.Logger, e Event) {
 		level, msg = slog.LevelWarn, "rlc: request dropped"
 	case EventLimit:
 		msg = "rlc: rate limit changed"
+	case EventRedis:
+		if e.Reason == codeOK {
+			msg = "rlc: back on Redis"
+		} else {
+			level, msg = slog.LevelWarn, "rlc: Redis lost, the failure policy applies"
+		}
 	default:
 		return
 	}
@@ -163,7 +178,7 @@ func millisToDuration(ms C.uint64_t) time.Duration {
 // false for a kind this binding does not know (from a newer library): ignored.
 func eventFromC(ev *C.struct_rlc_event) (Event, bool) {
 	kind := EventKind(ev.kind)
-	if kind > EventLimit {
+	if kind > EventLimit && kind != EventRedis {
 		return Event{}, false
 	}
 	return Event{

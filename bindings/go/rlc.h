@@ -73,6 +73,12 @@ typedef enum rlc_event_kind {
    A rate limit changed while the client runs: `limit_max` per `limit_window_ms`.
    */
   RLC_EVENT_LIMIT = 4,
+  /*
+   The shared limit's Redis (`rlc_config_set_redis`) was lost, `reason`
+   RLC_E_REDIS: the failure policy applies while the client reconnects; or it is
+   back, `reason` RLC_OK and `delay_ms` the time spent without it.
+   */
+  RLC_EVENT_REDIS = 50,
 } rlc_event_kind;
 
 /*
@@ -130,7 +136,66 @@ typedef enum rlc_metric {
    GraphQL answers carrying an `errors` array other than THROTTLED.
    */
   RLC_METRIC_GRAPHQL_ERRORS = 42,
+  /*
+   The shared limit's link (`rlc_config_set_redis`): an `rlc_redis_state`.
+   */
+  RLC_METRIC_REDIS_STATE = 50,
+  /*
+   Calls made to Redis so far (a reload of the script after NOSCRIPT counts twice).
+   */
+  RLC_METRIC_REDIS_ROUND_TRIPS = 51,
+  /*
+   Milliseconds spent without Redis so far, the current outage included.
+   */
+  RLC_METRIC_REDIS_DOWN_MS = 52,
+  /*
+   Tokens of the shared limit granted by Redis so far.
+   */
+  RLC_METRIC_REDIS_TOKENS_LEASED = 53,
+  /*
+   Clients seen on the shared key in the last ten seconds, this one included.
+   */
+  RLC_METRIC_REDIS_CLIENTS = 54,
 } rlc_metric;
+
+/*
+ What a client with a shared limit does while its Redis is away
+ (`rlc_config_set_redis_failure`).
+ */
+typedef enum rlc_redis_failure {
+  /*
+   Requests wait for Redis; one with a deadline (`rlc_request_set_deadline`)
+   completes with RLC_E_TIMEOUT when it passes.
+   */
+  RLC_REDIS_FAIL_CLOSED = 0,
+  /*
+   A local limiter takes over at a share of the rate (`rlc_config_set_redis_local_share`;
+   by default 100 % / the clients seen on the key) until Redis is back. The default.
+   */
+  RLC_REDIS_FAIL_LOCAL = 1,
+  /*
+   Requests go at this client's own full rate, unshared, until Redis is back.
+   */
+  RLC_REDIS_FAIL_OPEN = 2,
+} rlc_redis_failure;
+
+/*
+ The value of RLC_METRIC_REDIS_STATE.
+ */
+typedef enum rlc_redis_state {
+  /*
+   No shared limit is configured.
+   */
+  RLC_REDIS_OFF = 0,
+  /*
+   On Redis: the limit is shared.
+   */
+  RLC_REDIS_CONNECTED = 1,
+  /*
+   Redis is away: the failure policy applies while the client reconnects.
+   */
+  RLC_REDIS_DISCONNECTED = 2,
+} rlc_redis_state;
 
 /*
  The outcome of a call or of a request. `RLC_OK` is 0; codes are only ever
@@ -209,6 +274,12 @@ typedef enum rlc_result {
    operation to run (or is a subscription), or the variables are not a JSON object.
    */
   RLC_E_GRAPHQL = 18,
+  /*
+   The shared limit's Redis refused the client at rlc_client_new: a wrong password,
+   a database that does not exist, scripting disabled. (A Redis that cannot be
+   reached does not fail the start: the failure policy applies.)
+   */
+  RLC_E_REDIS = 19,
 } rlc_result;
 
 /*
@@ -1102,6 +1173,53 @@ enum rlc_result rlc_graphql_request_points(const struct rlc_request *req, uint32
 enum rlc_result rlc_config_set_cost_limit(struct rlc_config *cfg,
                                           uint32_t points,
                                           uint64_t window_ms);
+
+/*
+ Shares the client's rate limits (set them first, or before rlc_client_new) with
+ every client, in any process or host, that uses the same Redis and `key`: their
+ state lives in Redis under `{key}:...`, each decision one atomic Lua step on
+ Redis's own clock. `url` is `redis://[user:password@]host[:port][/db]`, `rediss://`
+ for TLS, or `unix:///path`; both strings are copied. The URL is checked here and
+ connected to by rlc_client_new (which waits up to 1 s for it), which fails with
+ RLC_E_REDIS when Redis refuses (wrong password, no such database); a Redis that
+ cannot be reached does not fail it: the failure policy applies until it can. A lease thread takes tokens in
+ batches when demand is high (one at a time when low), so the shared rate may
+ exceed the limit by at most the lease size per client in any window
+ (`rlc_config_set_redis_max_lease`). A pause a server asks for (429, Retry-After,
+ RateLimit headers) is shared with every client on the key. No message ever holds
+ the password. RLC_E_INVALID_ARGUMENT for NULL, bad UTF-8, a bad URL, or a key that
+ is empty, longer than 256 bytes or holds a control character.
+ */
+enum rlc_result rlc_config_set_redis(struct rlc_config *cfg,
+                                     const char *url,
+                                     const char *key);
+
+/*
+ Sets what the client does while its Redis is away: `policy` is an
+ `rlc_redis_failure` (RLC_REDIS_FAIL_LOCAL by default). `rlc_config_set_redis` must
+ come first. RLC_E_INVALID_ARGUMENT when `cfg` is NULL, `policy` is no
+ `rlc_redis_failure`, or no Redis was set.
+ */
+enum rlc_result rlc_config_set_redis_failure(struct rlc_config *cfg, uint32_t policy);
+
+/*
+ Sets the share of the rate, in percent (1 to 100), that the local limiter allows
+ under RLC_REDIS_FAIL_LOCAL while Redis is away. By default it is 100 / the number of
+ clients seen on the key in the ten seconds before Redis went away, so that together
+ they keep to the limit. `rlc_config_set_redis` must come first.
+ RLC_E_INVALID_ARGUMENT when `cfg` is NULL, `percent` is out of range, or no Redis
+ was set.
+ */
+enum rlc_result rlc_config_set_redis_local_share(struct rlc_config *cfg, uint32_t percent);
+
+/*
+ Sets the most tokens taken from Redis in one round trip (by default 5 % of the
+ rate per second, from 1 to 64): the bound on how far the shared rate may exceed
+ the limit in any window, per client; a larger lease means fewer round trips.
+ `rlc_config_set_redis` must come first. RLC_E_INVALID_ARGUMENT when `cfg` is NULL,
+ `tokens` is 0, or no Redis was set.
+ */
+enum rlc_result rlc_config_set_redis_max_lease(struct rlc_config *cfg, uint32_t tokens);
 
 #ifdef __cplusplus
 }  // extern "C"

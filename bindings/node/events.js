@@ -85,6 +85,8 @@ function toEmit(e, resultName) {
       return ['dropped', { id: e.id ? Number(e.id) : null, reason }];
     case 4:
       return ['limit', { max: e.limit_max, windowMs: Number(e.limit_window_ms) }];
+    case 50:
+      return ['redis', { connected: !reason, downMs: Number(e.delay_ms) }];
     default:
       return null; // from a newer library: ignored
   }

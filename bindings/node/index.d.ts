@@ -18,7 +18,8 @@ export type RlcErrorCode =
   | 'RLC_E_INVALID_STATE'
   | 'RLC_E_PANIC'
   | 'RLC_E_REDIRECT'
-  | 'RLC_E_GRAPHQL';
+  | 'RLC_E_GRAPHQL'
+  | 'RLC_E_REDIS';
 
 /**
  * An error reported by librlc, with the library's message. A request aborted through
@@ -120,6 +121,39 @@ export interface ClientOptions {
    * from a newer rlc, read-only, or not rlc's (it is never overwritten).
    */
   journal?: string;
+  /**
+   * Shares the rate limits with every client on the same Redis and key, in any process
+   * or host. The constructor throws RLC_E_REDIS when Redis refuses (wrong password, no
+   * such database); an unreachable Redis does not throw: `failure` applies until it is
+   * back. The shared rate may exceed the limit by at most `maxLease` per client in any
+   * window. No message ever holds the password.
+   */
+  redis?: RedisOptions;
+}
+
+export interface RedisOptions {
+  /** `redis://[user:password@]host[:port][/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** Names the shared limit: 1 to 256 bytes, no control character. */
+  key: string;
+  /** While Redis is away: 'local' (default: a share of the rate), 'closed' (wait) or 'open' (own full rate). */
+  failure?: 'closed' | 'local' | 'open';
+  /** The share of the rate, 1 to 100 %, that 'local' allows (default: 100 / the clients seen on the key). */
+  localShare?: number;
+  /** The most tokens taken per round trip to Redis (default: 5 % of the rate per second, 1 to 64). */
+  maxLease?: number;
+}
+
+export interface RedisStatus {
+  state: 'off' | 'connected' | 'disconnected';
+  /** Calls made to Redis. */
+  roundTrips: number;
+  /** Milliseconds spent without Redis, the current outage included. */
+  downMs: number;
+  /** Tokens granted by Redis. */
+  tokensLeased: number;
+  /** Clients seen on the key in the last ten seconds. */
+  clients: number;
 }
 
 export interface RequestOptions {
@@ -320,6 +354,8 @@ export class Client extends EventEmitter {
    * RLC_E_INVALID_ARGUMENT for a zero max or window; RLC_E_SHUTDOWN once closed.
    */
   setRateLimit(limit: { max: number; windowMs: number }): void;
+  /** The shared limit's state and counters (state 'off' without the `redis` option). */
+  redisStatus(): RedisStatus;
   /** The metrics in the Prometheus text exposition format, every sample labelled `client` with the `name` option. */
   metricsPrometheus(): string;
   readonly closed: boolean;
@@ -396,6 +432,8 @@ export interface ClientEvents {
   pause: [PauseEvent];
   dropped: [DroppedEvent];
   limit: [LimitEvent];
+  /** The shared limit's Redis was lost (`connected` false: the failure policy applies) or is back. */
+  redis: [{ connected: boolean; downMs: number }];
   /** No request is pending any more. */
   idle: [];
 }

@@ -50,6 +50,7 @@ const RESULT_NAMES = [
   'RLC_E_JOURNAL',
 ];
 RESULT_NAMES[18] = 'RLC_E_GRAPHQL'; // graphql.js
+RESULT_NAMES[19] = 'RLC_E_REDIS';
 
 const RLC_OK = 0;
 const RLC_E_INVALID_ARGUMENT = 1;
@@ -266,6 +267,7 @@ function native() {
   Object.assign(lib, limits.declarations(f));
   Object.assign(lib, graphql.declarations(f));
   Object.assign(lib, journal.declarations(f));
+  Object.assign(lib, redis.declarations(f));
   // The metrics struct is laid out by hand above: refuse a library whose layout differs
   // rather than let rlc_client_metrics write past the end of it.
   const nativeSize = Number(lib.rlc_metrics_size());
@@ -452,6 +454,9 @@ CLIENT_OPTIONS.push(...graphql.CLIENT_OPTIONS);
 const journal = require('./journal')({ check, str, int32, isObject, knownKeys, describe, RlcError });
 CLIENT_OPTIONS.push(...journal.CLIENT_OPTIONS);
 REQUEST_OPTIONS.push(...journal.REQUEST_OPTIONS);
+// A limit shared through Redis (redis.js): the `redis` option, redisStatus().
+const redis = require('./redis')({ check, uint, str, isObject, knownKeys, describe, RlcError });
+CLIENT_OPTIONS.push(...redis.CLIENT_OPTIONS);
 
 // Defaults of the library (DESIGN.md), used to fill a partly given retry or breaker.
 const DEFAULT_RETRY = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 30_000 };
@@ -575,6 +580,7 @@ function buildConfig(l, options) {
   limits.configSteps(l, o, set);
   graphql.configSteps(l, o, set);
   journal.configSteps(l, o, set);
+  redis.configSteps(l, o, set);
 
   cfg = l.rlc_config_new();
   if (!cfg) throw new RlcError('RLC_E_PANIC', 'rlc: rlc_config_new failed');
@@ -1017,6 +1023,14 @@ class Client extends EventEmitter {
    */
   setRateLimit(limit) {
     limits.setRateLimit(native(), this._state, limit);
+  }
+
+  /**
+   * The shared limit's state ('off', 'connected', 'disconnected') and counters:
+   * roundTrips, downMs (time without Redis), tokensLeased, clients (seen on the key).
+   */
+  redisStatus() {
+    return redis.status(native(), this._state);
   }
 
   /**

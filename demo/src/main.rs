@@ -6,11 +6,14 @@
 //! each priority fared and whether the API's limit held, and a timeline is written
 //! to `target/demo/timeline.svg`. Exits non-zero if the API's limit was broken.
 //! Meanwhile a third service, whose limit is unpublished, is reached through an
-//! adaptive client and a fixed-rate one (`hidden.rs`), compared after the table.
+//! adaptive client and a fixed-rate one (`hidden.rs`), compared after the table; and
+//! two clients share one limit through Redis when `redis-server` is installed
+//! (`shared.rs`).
 
 mod hidden;
 mod report;
 mod run;
+mod shared;
 mod timeline;
 
 use std::path::PathBuf;
@@ -20,6 +23,7 @@ use std::time::Instant;
 fn main() -> ExitCode {
     let started = Instant::now();
     let hidden = std::thread::spawn(hidden::run);
+    let shared = std::thread::spawn(shared::run);
     let data = match run::run() {
         Ok(data) => data,
         Err(e) => {
@@ -44,6 +48,11 @@ fn main() -> ExitCode {
         Ok(Ok(hidden)) => hidden::print(&hidden),
         Ok(Err(e)) => eprintln!("rlc-demo: the unpublished-limit service: {e}"),
         Err(_) => eprintln!("rlc-demo: the unpublished-limit service panicked"),
+    }
+    match shared.join() {
+        Ok(Ok(data)) => shared::print(&data),
+        Ok(Err(e)) => eprintln!("rlc-demo: the shared limit: {e}"),
+        Err(_) => eprintln!("rlc-demo: the shared limit scene panicked"),
     }
     if ok {
         ExitCode::SUCCESS

@@ -46,6 +46,7 @@ use tokio::sync::watch;
 pub mod chaos;
 pub mod graphql;
 pub mod raw;
+pub mod redis;
 mod routes;
 mod state;
 

@@ -50,6 +50,10 @@ pub enum rlc_result {
     /// A GraphQL request could not be built: the query does not parse, names no
     /// operation to run (or is a subscription), or the variables are not a JSON object.
     RLC_E_GRAPHQL = 18,
+    /// The shared limit's Redis refused the client at rlc_client_new: a wrong password,
+    /// a database that does not exist, scripting disabled. (A Redis that cannot be
+    /// reached does not fail the start: the failure policy applies.)
+    RLC_E_REDIS = 19,
 }
 
 impl From<ErrorKind> for rlc_result {
@@ -71,6 +75,7 @@ impl From<ErrorKind> for rlc_result {
             ErrorKind::Redirect => rlc_result::RLC_E_REDIRECT,
             ErrorKind::Journal => rlc_result::RLC_E_JOURNAL,
             ErrorKind::Graphql => rlc_result::RLC_E_GRAPHQL,
+            ErrorKind::Redis => rlc_result::RLC_E_REDIS,
         }
     }
 }
@@ -96,6 +101,7 @@ impl rlc_result {
             rlc_result::RLC_E_REDIRECT => "RLC_E_REDIRECT\0",
             rlc_result::RLC_E_JOURNAL => "RLC_E_JOURNAL\0",
             rlc_result::RLC_E_GRAPHQL => "RLC_E_GRAPHQL\0",
+            rlc_result::RLC_E_REDIS => "RLC_E_REDIS\0",
         }
     }
 
@@ -118,6 +124,7 @@ impl rlc_result {
         rlc_result::RLC_E_REDIRECT,
         rlc_result::RLC_E_JOURNAL,
         rlc_result::RLC_E_GRAPHQL,
+        rlc_result::RLC_E_REDIS,
     ];
 
     /// The code numbered `value`, if there is one.
@@ -240,11 +247,12 @@ mod tests {
         assert_eq!(name_of(14), "RLC_E_REDIRECT");
         assert_eq!(name_of(16), "RLC_E_JOURNAL");
         assert_eq!(name_of(18), "RLC_E_GRAPHQL");
+        assert_eq!(name_of(19), "RLC_E_REDIS");
     }
 
     #[test]
     fn a_number_that_is_no_code_is_unknown_not_undefined() {
-        for value in [15, 17, 255, 0x8000_0000, u32::MAX] {
+        for value in [15, 17, 20, 255, 0x8000_0000, u32::MAX] {
             assert_eq!(name_of(value), "RLC_E_UNKNOWN");
         }
     }

@@ -30,6 +30,10 @@ pub enum rlc_event_kind {
     RLC_EVENT_DROPPED = 3,
     /// A rate limit changed while the client runs: `limit_max` per `limit_window_ms`.
     RLC_EVENT_LIMIT = 4,
+    /// The shared limit's Redis (`rlc_config_set_redis`) was lost, `reason`
+    /// RLC_E_REDIS: the failure policy applies while the client reconnects; or it is
+    /// back, `reason` RLC_OK and `delay_ms` the time spent without it.
+    RLC_EVENT_REDIS = 50,
 }
 
 /// One event, borrowed for the duration of the callback only. Fields that do not
@@ -139,6 +143,11 @@ impl From<&Event> for rlc_event {
                 e.kind = rlc_event_kind::RLC_EVENT_LIMIT as u32;
                 e.limit_max = max_requests;
                 e.limit_window_ms = millis(window);
+            }
+            Event::Redis { connected, down_for } => {
+                e.kind = rlc_event_kind::RLC_EVENT_REDIS as u32;
+                e.reason = if connected { rlc_result::RLC_OK } else { rlc_result::RLC_E_REDIS };
+                e.delay_ms = millis(down_for);
             }
         }
         e

@@ -222,6 +222,28 @@ pub enum rlc_metric {
     RLC_METRIC_GRAPHQL_POINTS = 41,
     /// GraphQL answers carrying an `errors` array other than THROTTLED.
     RLC_METRIC_GRAPHQL_ERRORS = 42,
+    /// The shared limit's link (`rlc_config_set_redis`): an `rlc_redis_state`.
+    RLC_METRIC_REDIS_STATE = 50,
+    /// Calls made to Redis so far (a reload of the script after NOSCRIPT counts twice).
+    RLC_METRIC_REDIS_ROUND_TRIPS = 51,
+    /// Milliseconds spent without Redis so far, the current outage included.
+    RLC_METRIC_REDIS_DOWN_MS = 52,
+    /// Tokens of the shared limit granted by Redis so far.
+    RLC_METRIC_REDIS_TOKENS_LEASED = 53,
+    /// Clients seen on the shared key in the last ten seconds, this one included.
+    RLC_METRIC_REDIS_CLIENTS = 54,
+}
+
+/// The value of RLC_METRIC_REDIS_STATE.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum rlc_redis_state {
+    /// No shared limit is configured.
+    RLC_REDIS_OFF = 0,
+    /// On Redis: the limit is shared.
+    RLC_REDIS_CONNECTED = 1,
+    /// Redis is away: the failure policy applies while the client reconnects.
+    RLC_REDIS_DISCONNECTED = 2,
 }
 
 /// Writes the current value of the metric numbered `metric` (an `rlc_metric`) of
@@ -251,6 +273,16 @@ pub extern "C" fn rlc_client_metric(
             40 => m.graphql_throttled,
             41 => m.graphql_points,
             42 => m.graphql_errors,
+            50..=54 => {
+                let r = client.redis_status();
+                match metric {
+                    50 => r.state as u64,
+                    51 => r.round_trips,
+                    52 => r.down_ms,
+                    53 => r.tokens_leased,
+                    _ => r.clients,
+                }
+            }
             _ => return invalid_argument(&format!("no metric numbered {metric}")),
         };
         // SAFETY: out is non-NULL, and the C caller promises it is writable.

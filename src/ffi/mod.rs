@@ -51,6 +51,8 @@ pub mod event;
 pub mod journal;
 // rlc_graphql_request_new, rlc_config_set_cost_limit.
 pub mod graphql;
+// rlc_config_set_redis and its failure policy: a limit shared through Redis.
+pub mod redis;
 
 use panic::ffi_panic_boundary;
 

@@ -31,6 +31,7 @@ from .errors import (
     QueueFullError,
     ReadError,
     RedirectError,
+    RedisError,
     RequestCancelledError,
     RlcError,
     ShutdownError,
@@ -42,6 +43,7 @@ from .errors import (
 from ._journal import Recovered
 from .limits import RetryBudget
 from .metrics import Metrics
+from ._redis import Redis, RedisStatus
 from .response import Headers, Response
 
 __all__ = [
@@ -73,6 +75,9 @@ __all__ = [
     "ReadError",
     "Recovered",
     "RedirectError",
+    "Redis",
+    "RedisError",
+    "RedisStatus",
     "Redirects",
     "RequestCancelledError",
     "Response",

@@ -36,6 +36,8 @@ from typing import Any, Callable, Optional, Union
 
 from . import _graphql, _native
 from ._events import EventHook, EventSink
+from ._redis import RedisStatus
+from ._redis import status as redis_status
 from .config import Config, build_native_config, check_int, check_str, checked, seconds_to_ms
 from .errors import RlcError, make_error
 from ._journal import Collector, check_tag
@@ -363,6 +365,11 @@ class NativeClient:
             checked(self._lib, self._lib.rlc_client_set_rate_limit(self._ptr, *args), "set_rate_limit")
 
     # ------------------------------------------------------------------ metrics
+
+    def redis_status(self) -> RedisStatus:
+        with self._use_lock:
+            self._check_open()
+            return redis_status(self._lib, self._ptr)
 
     def metrics(self) -> Metrics:
         lib = self._lib

@@ -47,6 +47,9 @@ class EventKind(enum.Enum):
     DROPPED = "dropped"
     #: A rate limit changed while the client runs: limit_max per limit_window.
     LIMIT = "limit"
+    #: The shared limit's Redis was lost (reason "RLC_E_REDIS": the failure policy
+    #: applies) or is back (reason None, delay the time without it).
+    REDIS = "redis"
 
 
 # rlc_event_kind values, in order.
@@ -129,6 +132,9 @@ def read_event(lib: _native.Library, address: int) -> Optional[Event]:
     raw = NativeEvent()
     size = ctypes.c_size_t.from_address(address).value
     ctypes.memmove(ctypes.addressof(raw), address, min(size, ctypes.sizeof(NativeEvent)))
+    if raw.kind == 50:
+        reason = lib.result_name(raw.reason) if raw.reason else None
+        return Event(EventKind.REDIS, delay=raw.delay_ms / 1000.0, reason=reason)
     if raw.kind >= len(_KINDS):
         return None
     kind = _KINDS[raw.kind]

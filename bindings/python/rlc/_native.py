@@ -149,6 +149,11 @@ _PROTOTYPES: dict[str, tuple[Any, list[Any]]] = {
     "rlc_graphql_request_new": (_R, [_S, _S, _S, _S, ctypes.POINTER(_P)]),
     "rlc_config_set_cost_limit": (_R, [_P, _U32, _U64]),
     "rlc_response_graphql_errors": (_S, [_P]),
+    # A limit shared through Redis (rlc._redis)
+    "rlc_config_set_redis": (_R, [_P, _S, _S]),
+    "rlc_config_set_redis_failure": (_R, [_P, _U32]),
+    "rlc_config_set_redis_local_share": (_R, [_P, _U32]),
+    "rlc_config_set_redis_max_lease": (_R, [_P, _U32]),
 }
 
 LIBRARY_ENV = "RLC_LIBRARY_PATH"

@@ -14,6 +14,7 @@ from . import _graphql, _native
 from ._core import MISSING, Content, HeadersArg, NativeClient, Outcome, Prepared, attach_finalizer
 from ._events import AsyncSink, blocking_sink, check_on_event
 from ._journal import Collector, Recovered
+from ._redis import RedisStatus
 from .config import Config
 from .errors import RlcError, make_error
 from .metrics import Metrics
@@ -200,6 +201,10 @@ class AsyncClient:
         """graphql_throttled, graphql_points (the actual costs reported) and
         graphql_errors, counted since the client started."""
         return self._native.graphql_metrics()
+    def redis_status(self) -> RedisStatus:
+        """The shared limit's state and counters (state "off" without Config.redis):
+        round trips, time without Redis, tokens leased, clients seen on the key."""
+        return self._native.redis_status()
 
     def set_rate_limit(self, max_requests: int, per: float = 1.0) -> None:
         """Changes the rate limit of the running client at once: at most `max_requests`
@@ -427,6 +432,10 @@ class Client:
 
     def get_metrics(self) -> Metrics:
         return self._native.metrics()
+
+    def redis_status(self) -> RedisStatus:
+        """The shared limit's state and counters (state "off" without Config.redis)."""
+        return self._native.redis_status()
 
     def metrics_prometheus(self) -> str:
         return self._native.metrics_prometheus()

@@ -14,6 +14,8 @@ from .errors import make_error
 from ._journal import journal_steps
 from ._graphql import GraphQLCostLimit
 from ._graphql import config_steps as graphql_config_steps
+from ._redis import Redis
+from ._redis import config_steps as redis_steps
 from .limits import RetryBudget, config_steps
 
 U32_MAX = 2**32 - 1
@@ -125,6 +127,8 @@ class Config:
     #: The client raises JournalError when the file is locked by another live client,
     #: corrupt, from a newer rlc, read-only, or not rlc's (it is never overwritten).
     journal: Union[str, "os.PathLike[str]", None] = None
+    #: Shares the rate limits through Redis with every client on the same key (rlc.Redis).
+    redis: Optional[Redis] = None
     #: Runs a Client.submit callback on the rlc worker that finished the request, at
     #: once, instead of on the one completion thread: no hand-off per request. The
     #: callbacks then run on several threads at once (each takes the GIL) and a slow one
@@ -291,6 +295,7 @@ def build_native_config(config: Config) -> int:
     steps.extend(config_steps(config, lib))
     steps.extend(journal_steps(config, lib))
     steps.extend(graphql_config_steps(config, lib))
+    steps.extend(redis_steps(config, lib))
 
     cfg: Optional[int] = lib.rlc_config_new()
     if not cfg:

@@ -133,11 +133,20 @@ class JournalError(RlcError):
     overwritten); or a journal write failed. The message says which."""
 
     result = 16
+
+
 class InvalidQueryError(RlcError, ValueError):
     """RLC_E_GRAPHQL: a GraphQL query that does not parse, holds several operations
     and no operation name, is a subscription, or variables that are not an object."""
 
     result = 18
+
+
+class RedisError(RlcError):
+    """RLC_E_REDIS: the shared limit's Redis refused the client at its start (a wrong
+    password, no such database). The message never holds the password."""
+
+    result = 19
 
 
 class HTTPStatusError(RlcError):
@@ -170,6 +179,7 @@ _BY_CODE: dict[int, type[RlcError]] = {
         RedirectError,
         JournalError,
         InvalidQueryError,
+        RedisError,
     )
     if cls.result is not None
 }
@@ -193,6 +203,7 @@ RESULT_NAMES: dict[int, str] = {
     14: "RLC_E_REDIRECT",
     16: "RLC_E_JOURNAL",
     18: "RLC_E_GRAPHQL",
+    19: "RLC_E_REDIS",
 }
 
 

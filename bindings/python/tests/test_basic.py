@@ -234,6 +234,7 @@ def test_each_result_code_has_its_exception_class() -> None:
         8: rlc.BodyTooLargeError, 9: rlc.RequestCancelledError, 10: rlc.ShutdownError,
         11: rlc.UnknownRequestError, 12: rlc.InvalidStateError, 13: rlc.PanicError,
         14: rlc.RedirectError, 16: rlc.JournalError, 18: rlc.InvalidQueryError,
+        19: rlc.RedisError,
     }
     for code, cls in expected.items():
         assert rlc.error_class(code) is cls
