@@ -257,15 +257,15 @@ mod tests {
     fn limiter_and_max_in_window() {
         let s = Shared::new(Some((2, Duration::from_secs(60))));
         assert!(matches!(
-            s.arrive("GET", "/ok", "/ok", None).1,
+            s.arrive("GET", "/ok", "/ok", None, None).1,
             Limit::Accepted { remaining: 1, .. }
         ));
         assert!(matches!(
-            s.arrive("GET", "/ok", "/ok", None).1,
+            s.arrive("GET", "/ok", "/ok", None, None).1,
             Limit::Accepted { remaining: 0, .. }
         ));
         assert!(matches!(
-            s.arrive("GET", "/ok", "/ok", None).1,
+            s.arrive("GET", "/ok", "/ok", None, None).1,
             Limit::Rejected { retry_after: 60, .. }
         ));
         let st = s.stats();
