@@ -246,6 +246,10 @@ fn a_pause_one_client_learns_holds_every_client_on_the_key() {
     throttled.max_retries(0);
     assert_eq!(a.send(throttled, 0).unwrap().status(), 429);
     let asked = Instant::now();
+    // a's lease thread writes the pause a round trip later (never under the scheduler
+    // lock); on a busy machine b could otherwise ask Redis first. The shared pause
+    // lasts a second from then, so b still waits most of it.
+    std::thread::sleep(Duration::from_millis(100));
     // b never saw a 429, yet waits for the pause a learned.
     assert_eq!(b.send(tagged("GET", "/ok", "b"), 0).unwrap().status(), 200);
     let waited = asked.elapsed();
